@@ -1,0 +1,3 @@
+export * from './image-fs-error.js';
+export * from './registry-error.js';
+export * from './fs-error.js';
