@@ -29,4 +29,6 @@ export interface TarEntry {
   dataOffset: number;
   /** True for GNU sparse files (reported, read as their stored bytes). */
   sparse?: boolean;
+  /** GNU sparse files only: the logical (expanded) size, when the headers state it. */
+  sparseSize?: number;
 }
