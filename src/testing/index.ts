@@ -1,1 +1,9 @@
-export {};
+/**
+ * The imagefs test bench: a deterministic image builder, a real registry launcher (CNCF
+ * distribution with basic auth, bearer tokens, redirects and schema 1 variants), push helpers and
+ * a fault-injecting proxy. Import from `imagefs/testing`.
+ *
+ * @packageDocumentation
+ */
+export * from './builder/index.js';
+export * from './registry/index.js';
