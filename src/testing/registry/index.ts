@@ -23,7 +23,7 @@ export { registryConfig, type RegistryConfigInput } from './registry-config.js';
 export { freePort } from './free-port.js';
 export { listenLocal, type LocalServer } from './local-server.js';
 export { authorizedRequest, registryError, type RegistryTarget, type AuthorizedRequestOptions } from './registry-auth.js';
-export { pushBlob, pushManifest, sha256Digest, type PushOptions, type PushedContent } from './push.js';
+export { pushBlob, pushManifest, type PushOptions, type PushedContent } from './push.js';
 export { pushLayout, type PushLayoutOptions, type PushLayoutResult } from './push-layout.js';
 export { pushSchema1, type PushSchema1Options, type PushedSchema1 } from './push-schema1.js';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions, type ProxyCounters, type ProxiedRequestRecord } from './fault-proxy.js';

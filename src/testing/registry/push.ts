@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { authorizedRequest, registryError, type RegistryTarget } from './registry-auth.js';
+import { sha256Digest } from '../builder/digest.js';
 
 /** Options of the push helpers. */
 export interface PushOptions {
@@ -15,18 +15,6 @@ export interface PushedContent {
   size: number;
   /** True when the blob was already there and was not uploaded again (always false for manifests). */
   existed: boolean;
-}
-
-/**
- * The `sha256:HEX` digest of bytes.
- *
- * @example
- * ```ts
- * sha256Digest(Buffer.from('')); // 'sha256:e3b0c442...'
- * ```
- */
-export function sha256Digest(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /**
