@@ -1,13 +1,49 @@
 /**
- * imagefs: a lazy filesystem over OCI container images.
+ * imagefs: a lazy filesystem over OCI container images. Open any image (a registry reference or
+ * `oci:DIR[:TAG]`) with {@link openImage} and read its files through a `node:fs/promises`-like
+ * {@link ImageFs}; only the bytes you read travel.
  *
  * @packageDocumentation
  */
+// Errors
 export * from './errors/index.js';
+
+// Contracts
 export type { ReadAtSource, ReadOptions } from './source/read-at.js';
 export { BufferSource } from './source/read-at.js';
+export { FileSource } from './source/file-source.js';
 export * from './image/types.js';
 export * from './image/media-types.js';
 export { hostPlatform, parsePlatform, formatPlatform, selectPlatform, platformMatches } from './image/platform.js';
 export type { TarEntry, EntryType } from './tar/entry.js';
 export type { LayerContent } from './layer/types.js';
+
+// Opening images
+export { openImage, type OpenImageOptions } from './open/open-image.js';
+export { openSource } from './open/open-source.js';
+export type { LayerStrategyOptions } from './open/open-layers.js';
+export type { ImageFsEvent, ImageFsEventListener, LayerHow } from './open/events.js';
+
+// Sources
+export * from './layout/index.js';
+export * from './registry/index.js';
+export { openWholeLayer, type WholeLayerOptions } from './layer/whole-layer.js';
+
+// Formats
+export { TarStreamParser, parseTar, normalizeTarPath, type TarParserOptions } from './tar/index.js';
+export * from './index/index.js';
+
+// The filesystem
+export { ImageFs, type ImageFsOptions, type WalkEntry, type XattrOptions } from './fs/image-fs.js';
+export { ImageStats, ImageDirent } from './fs/stats.js';
+export { ImageFileHandle } from './fs/file-handle.js';
+export { exportTo, type ExportOptions, type ExportSummary } from './fs/export.js';
+export { mergeLayers, type MergeOptions } from './overlay/merge.js';
+export { MergedTree } from './overlay/merged-tree.js';
+export type { MergeWarning, MergeWarningCode } from './overlay/warnings.js';
+export { makedev, major, minor } from './overlay/file-type.js';
+
+// Eligibility
+export { imageStreamingMemoryReservation } from './eligibility/memory-reservation.js';
+export { applyEligibilityRules, EMPTY_GZIP_LAYER_DIGEST, DEFAULT_MIN_LAZY_LAYER_SIZE, type EligibilityFacts } from './eligibility/rules.js';
+export * from './eligibility/report.js';

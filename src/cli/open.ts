@@ -1,38 +1,38 @@
-import { ImageError } from '../errors/image-fs-error.js';
-import { OciLayoutSource } from '../layout/oci-layout-source.js';
-import { parseImageRef } from '../layout/image-ref.js';
+import { openImage } from '../open/open-image.js';
+import { openSource } from '../open/open-source.js';
+import type { RegistryClientOptions } from '../registry/options.js';
 import type { ReadOptions } from '../source/read-at.js';
-import { openSingleLayerFs, type SingleLayerFs } from './single-layer-fs.js';
+import type { ImageFs } from '../fs/image-fs.js';
+import { ImageFsView } from './image-fs-view.js';
 import type { CliImage, GlobalOptions } from './types.js';
+
+/** The registry client options the global CLI options stand for. */
+export function registryOptions(options: GlobalOptions): RegistryClientOptions {
+  const out: RegistryClientOptions = { insecure: options.insecure };
+  if (options.creds) out.credentials = options.creds;
+  if (options.authFile !== undefined) out.authFile = options.authFile;
+  return out;
+}
 
 /**
  * Opens an image reference for a CLI command: resolves it now (so `inspect` needs nothing
- * more) and opens its filesystem when a command asks for it.
- *
- * Today: `oci:DIR[:TAG]` references only, served by the single-layer adapter. The integrator
- * replaces the body with ImageFs (and registry references) without touching the commands.
- *
- * @throws ImageError `FailedPrecondition` for registry references (not wired yet), plus what
- *   resolving the image throws.
+ * more) and opens its merged filesystem when a command asks for it.
  */
 export async function openForCli(ref: string, options: GlobalOptions, readOptions: ReadOptions = {}): Promise<CliImage> {
-  const parsed = parseImageRef(ref);
-  if (parsed.kind === 'registry') {
-    throw new ImageError('FailedPrecondition', `registry references such as '${ref}' are not wired into the CLI yet in this version`, {
-      subject: ref,
-      hint: 'copy the image into a local layout (skopeo copy docker://REF oci:DIR:TAG) and give oci:DIR:TAG',
-    });
-  }
-  const source = OciLayoutSource.fromRef(parsed);
+  const source = openSource(ref, registryOptions(options));
+  let fs: Promise<ImageFs> | undefined;
   try {
-    const resolved = await source.resolve(options.platform === undefined ? readOptions : { ...readOptions, platform: options.platform });
-    let fs: SingleLayerFs | undefined;
+    const resolved = await source.resolve({ signal: readOptions.signal, platform: options.platform });
+    const openImageFs = (fsOptions?: ReadOptions): Promise<ImageFs> =>
+      (fs ??= openImage(source, { resolved, signal: (fsOptions ?? readOptions).signal }));
     return {
       resolved,
-      openFs: async (fsOptions) => (fs ??= await openSingleLayerFs(source, resolved, fsOptions ?? readOptions)),
+      openImageFs,
+      openFs: async (fsOptions) => new ImageFsView(await openImageFs(fsOptions)),
       close: async () => {
-        await fs?.close();
-        await source.close();
+        const opened = await fs?.catch(() => undefined);
+        if (opened) await opened.close();
+        else await source.close();
       },
     };
   } catch (error) {

@@ -1,5 +1,6 @@
 import type { Platform, ResolvedImage } from '../image/types.js';
 import type { ReadOptions } from '../source/read-at.js';
+import type { ImageFs } from '../fs/image-fs.js';
 
 /** The kinds of file the CLI prints (the contract's `stat` JSON `type`). */
 export type CliFileType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'socket';
@@ -29,7 +30,7 @@ export interface CliStats {
 /**
  * The narrow view of the merged filesystem the CLI commands use. Paths are absolute inside the
  * image (`/etc/passwd`). Errors are `FsError`s (`ENOENT`, `ENOTDIR`, `EISDIR`, `ELOOP`, ...).
- * ImageFs offers all of this; the single-layer adapter (`single-layer-fs.ts`) offers it today.
+ * `ImageFsView` (image-fs-view.ts) offers it over an ImageFs.
  */
 export interface CliFs {
   /** Metadata of `path` itself (symlinks are not followed). */
@@ -77,6 +78,8 @@ export interface CliImage {
   readonly resolved: ResolvedImage;
   /** Opens the merged filesystem (may download layers). Called at most once per command. */
   openFs(options?: ReadOptions): Promise<CliFs>;
+  /** The same filesystem as the full {@link ImageFs} (for `export`). */
+  openImageFs(options?: ReadOptions): Promise<ImageFs>;
   /** Releases everything (sources, layers, caches). */
   close(): Promise<void>;
 }

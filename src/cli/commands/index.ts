@@ -2,7 +2,8 @@ import type { CommandSpec } from '../command-spec.js';
 import { catCommand } from './cat.js';
 import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
-import { checkCommand, exportCommand, indexCommand, mountCommand } from './pending.js';
+import { exportCommand } from './export.js';
+import { checkCommand, indexCommand, mountCommand } from './pending.js';
 import { statCommand } from './stat.js';
 
 /** Every `imagefs` command, in help order. */

@@ -27,10 +27,6 @@ export const indexCommand = pending('index', ['REF'], 'build the seekable index 
     { name: 'span', value: 'BYTES', description: 'uncompressed bytes between checkpoints' },
   ]);
 
-/** `imagefs export REF DIR` (not implemented yet: answers FailedPrecondition). */
-export const exportCommand = pending('export', ['REF', 'DIR'], 'materialise the merged root filesystem into DIR (like umoci unpack\'s rootfs)',
-  'Writes the merged root filesystem into DIR and prints a summary. DIR is created when missing; an existing DIR must be empty (else exit 1, nothing written).', []);
-
 /** `imagefs mount REF MOUNTPOINT` (not implemented yet: answers FailedPrecondition). */
 export const mountCommand = pending('mount', ['REF', 'MOUNTPOINT'], 'FUSE-mount REF at MOUNTPOINT, in the foreground until unmounted or signalled',
   'Mounts the merged filesystem read-only (or writable with --writable, changes kept in --upper DIR) and prints events until unmounted or signalled.', [

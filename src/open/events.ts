@@ -1,0 +1,28 @@
+import type { EligibilityReason } from '../eligibility/report.js';
+
+/**
+ * What imagefs did while opening an image, so that nothing happens silently: which path each
+ * image and layer took, and why. Mirrors the events GKE users look for (`Pulling`, `Pulled`,
+ * `ImageStreaming`).
+ */
+export type ImageFsEvent =
+  /** Resolving the reference started. */
+  | { type: 'pulling'; reference: string }
+  /** The image is served: `streaming` when at least one layer is lazy. `ms` since `pulling`. */
+  | { type: 'pulled'; reference: string; digest: string; ms: number; streaming: boolean }
+  /** One layer is ready, lazily (through an index) or whole (downloaded and verified). */
+  | { type: 'layer'; digest: string; position: number; mode: 'lazy' | 'whole'; how: LayerHow; ms: number }
+  /** Some or all of the image is not streamed; the reasons say why and what to do. */
+  | { type: 'fallback'; reference: string; reasons: EligibilityReason[] };
+
+/** How a layer was made readable. */
+export type LayerHow =
+  /** Indexed lazily through an index found in the registry or the local cache. */
+  | 'index'
+  /** An index was built on the fly from a full read (then used for random access). */
+  | 'indexed-now'
+  /** Downloaded whole and verified (a small layer, an ineligible image, `mode: 'full'`). */
+  | 'whole';
+
+/** Receives {@link ImageFsEvent}s. Must not throw. */
+export type ImageFsEventListener = (event: ImageFsEvent) => void;

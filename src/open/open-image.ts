@@ -1,0 +1,63 @@
+import pLimit from 'p-limit';
+import { throwIfAborted } from '../errors/image-fs-error.js';
+import { ImageFs, type ImageFsOptions } from '../fs/image-fs.js';
+import { mergeLayers } from '../overlay/merge.js';
+import type { ImageSource, Platform, ResolvedImage } from '../image/types.js';
+import type { LayerContent } from '../layer/types.js';
+import type { RegistryClientOptions } from '../registry/options.js';
+import type { ImageFsEventListener } from './events.js';
+import { openLayers, type LayerStrategyOptions } from './open-layers.js';
+import { openSource } from './open-source.js';
+
+/** Options of {@link openImage}. Sizes are in bytes, times in milliseconds. */
+export interface OpenImageOptions extends RegistryClientOptions, LayerStrategyOptions, Pick<ImageFsOptions, 'strict' | 'onWarning'> {
+  /** The platform to pick from a multi-platform image. Default: the host's. */
+  platform?: Platform;
+  /** Cancels opening (resolving, downloading, merging). */
+  signal?: AbortSignal;
+  /** Receives what happened (pulling, each layer's path, fallbacks, pulled). */
+  onImageEvent?: ImageFsEventListener;
+  /** The image, when the caller has resolved the source already (saves fetching the manifest again). */
+  resolved?: ResolvedImage;
+  /** Most layers opened at once. Default 4. */
+  layerConcurrency?: number;
+}
+
+/**
+ * Opens an image as a read-only {@link ImageFs}: resolves the reference, makes every layer
+ * readable (lazily through a seekable index where there is one, whole and verified otherwise)
+ * and merges them as containerd would unpack them.
+ *
+ * @param ref - `oci:DIR[:TAG]`, a registry reference, or an {@link ImageSource} (then owned:
+ *   closing the ImageFs closes it)
+ * @example
+ * ```ts
+ * const fs = await openImage('oci:./layout:latest');
+ * console.log(await fs.readFile('/etc/os-release', 'utf8'));
+ * await fs.close();
+ * ```
+ */
+export async function openImage(ref: string | ImageSource, options: OpenImageOptions = {}): Promise<ImageFs> {
+  const source = typeof ref === 'string' ? openSource(ref, options) : ref;
+  const started = performance.now();
+  const emit = options.onImageEvent ?? (() => {});
+  let layers: LayerContent[] = [];
+  try {
+    emit({ type: 'pulling', reference: source.reference });
+    const resolved = options.resolved ?? (await source.resolve({ platform: options.platform, signal: options.signal }));
+    layers = await openLayers(source, resolved, options, pLimit(options.layerConcurrency ?? 4), emit);
+    throwIfAborted(options.signal);
+    const tree = await mergeLayers(layers, { signal: options.signal, strict: options.strict, onWarning: options.onWarning });
+    const fs = new ImageFs(tree, layers.map((l) => l.data), { dev: devOf(resolved), closers: [...layers, source] });
+    emit({ type: 'pulled', reference: source.reference, digest: resolved.digest, ms: performance.now() - started, streaming: layers.some((l) => l.mode === 'lazy') });
+    return fs;
+  } catch (error) {
+    await Promise.allSettled([...layers.map((l) => l.close()), source.close()]);
+    throw error;
+  }
+}
+
+/** A stable device number for an image: from its manifest digest. */
+function devOf(image: ResolvedImage): number {
+  return parseInt(image.digest.slice(-8), 16) >>> 0 || 1;
+}
