@@ -43,6 +43,9 @@ export { MergedTree } from './overlay/merged-tree.js';
 export type { MergeWarning, MergeWarningCode } from './overlay/warnings.js';
 export { makedev, major, minor } from './overlay/file-type.js';
 
+// Caches
+export * from './cache/index.js';
+
 // Eligibility
 export { imageStreamingMemoryReservation } from './eligibility/memory-reservation.js';
 export { applyEligibilityRules, EMPTY_GZIP_LAYER_DIGEST, DEFAULT_MIN_LAZY_LAYER_SIZE, type EligibilityFacts } from './eligibility/rules.js';

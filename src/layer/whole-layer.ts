@@ -1,7 +1,7 @@
 import { ImageError, invalidArgument } from '../errors/image-fs-error.js';
 import { isEncryptedLayer, layerCompression } from '../image/media-types.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
-import { verifyDigest } from '../layout/digest.js';
+import { verifyDigest } from '../image/digest.js';
 import { BufferSource, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
 import type { TarEntry } from '../tar/entry.js';
 import { parseTar } from '../tar/parser.js';

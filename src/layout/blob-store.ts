@@ -3,7 +3,7 @@ import { dataLoss, invalidArgument, notFound, throwIfAborted } from '../errors/i
 import type { Descriptor } from '../image/types.js';
 import { FileSource } from '../source/file-source.js';
 import type { ReadOptions } from '../source/read-at.js';
-import { parseDigest, verifyDigest } from './digest.js';
+import { parseDigest, verifyDigest } from '../image/digest.js';
 
 /** Largest manifest, index or config imagefs reads into memory (bytes). */
 export const MAX_METADATA_BLOB = 16 * 1024 * 1024;

@@ -6,5 +6,5 @@
 export { OciLayoutSource, type OciLayoutSourceOptions } from './oci-layout-source.js';
 export { parseImageRef, OCI_PREFIX, type ImageRef, type OciLayoutRef, type RegistryRefText } from './image-ref.js';
 export { LayoutBlobStore, MAX_METADATA_BLOB } from './blob-store.js';
-export { parseDigest, computeDigest, verifyDigest, type DigestAlgorithm, type ParsedDigest } from './digest.js';
+export { parseDigest, computeDigest, verifyDigest, type DigestAlgorithm, type ParsedDigest } from '../image/digest.js';
 export { REF_NAME_ANNOTATION } from './layout-index.js';

@@ -4,7 +4,7 @@ import { selectPlatform } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform, ResolvedImage } from '../image/types.js';
 import type { ReadOptions } from '../source/read-at.js';
 import type { LayoutBlobStore } from './blob-store.js';
-import { parseDigest } from './digest.js';
+import { parseDigest } from '../image/digest.js';
 import { parseJsonObject } from './json.js';
 import { checkDescriptor, checkIndex, MAX_INDEX_DEPTH, type LayoutChoice } from './layout-index.js';
 

@@ -1,3 +1,4 @@
+import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dataLoss, throwIfAborted } from '../errors/image-fs-error.js';
 import { checkRange, type ReadAtSource, type ReadOptions } from './read-at.js';
@@ -8,6 +9,8 @@ export interface FileSourceOptions extends ReadOptions {
   offset?: number;
   /** Length of the region in bytes. Default: from `offset` to the end of the file. */
   length?: number;
+  /** Refuse to follow a symbolic link in the last path component (`O_NOFOLLOW`: `ELOOP`). Default false. */
+  noFollow?: boolean;
 }
 
 /**
@@ -46,7 +49,7 @@ export class FileSource implements ReadAtSource {
    */
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
     throwIfAborted(options.signal);
-    const handle = await open(path, 'r');
+    const handle = await open(path, options.noFollow === true ? fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW : 'r');
     try {
       const { size: fileSize } = await handle.stat();
       const offset = options.offset ?? 0;

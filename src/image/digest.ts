@@ -14,6 +14,18 @@ export interface ParsedDigest {
 const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 
 /**
+ * Parses `ALGO:HEX` without throwing: `undefined` unless it is a well-formed sha256 or sha512
+ * digest (lowercase hex of the right length).
+ */
+export function tryParseDigest(digest: string): ParsedDigest | undefined {
+  const colon = digest.indexOf(':');
+  const algorithm = digest.slice(0, colon);
+  const hex = digest.slice(colon + 1);
+  if (algorithm !== 'sha256' && algorithm !== 'sha512') return undefined;
+  return hex.length === HEX_LENGTH[algorithm] && /^[0-9a-f]+$/.test(hex) ? { algorithm, hex } : undefined;
+}
+
+/**
  * Parses and validates `ALGO:HEX`. Only `sha256` and `sha512` are accepted, with hex of the
  * right length, so a digest can safely become a file name.
  *
