@@ -29,6 +29,12 @@ export * from './layout/index.js';
 export * from './registry/index.js';
 export { openWholeLayer, type WholeLayerOptions } from './layer/whole-layer.js';
 
+// Lazy layers: seekable gzip, the index, and where indexes are kept
+export { buildIndex, notIndexableReason, type BuildIndexOptions, type BuildIndexStats, type BuiltLayerIndex } from './layer/build-index.js';
+export { openIndexedLayer } from './layer/indexed-layer.js';
+export * from './index-store/index.js';
+export { GzipIndexBuilder, buildGzipIndex, GzipSpanReader, DEFAULT_SPAN, type GzipIndex, type GzipSpanIndex } from './gzip/index.js';
+
 // Formats
 export { TarStreamParser, parseTar, normalizeTarPath, type TarParserOptions } from './tar/index.js';
 export * from './index/index.js';
@@ -46,7 +52,11 @@ export { makedev, major, minor } from './overlay/file-type.js';
 // Caches
 export * from './cache/index.js';
 
-// Eligibility
+// Eligibility and the full pull
+export { analyzeEligibility, gatherFacts, type AnalyzeEligibilityOptions } from './eligibility/analyze.js';
+export { validateResolvedImage } from './eligibility/validate-image.js';
+export { pullImage, type PullImageOptions } from './layer/full-pull.js';
+export { layerTarKey } from './layer/whole-layer.js';
 export { imageStreamingMemoryReservation } from './eligibility/memory-reservation.js';
 export { applyEligibilityRules, EMPTY_GZIP_LAYER_DIGEST, DEFAULT_MIN_LAZY_LAYER_SIZE, type EligibilityFacts } from './eligibility/rules.js';
 export * from './eligibility/report.js';

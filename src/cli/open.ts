@@ -1,3 +1,7 @@
+import { DiskCache } from '../cache/disk-cache.js';
+import { NoCache } from '../cache/no-cache.js';
+import { BlobCacheIndexCache } from '../index-store/local-index-cache.js';
+import type { BlobCache } from '../cache/types.js';
 import { openImage } from '../open/open-image.js';
 import { openSource } from '../open/open-source.js';
 import type { RegistryClientOptions } from '../registry/options.js';
@@ -21,10 +25,17 @@ export function registryOptions(options: GlobalOptions): RegistryClientOptions {
 export async function openForCli(ref: string, options: GlobalOptions, readOptions: ReadOptions = {}): Promise<CliImage> {
   const source = openSource(ref, registryOptions(options));
   let fs: Promise<ImageFs> | undefined;
+  let cache: Promise<BlobCache> | undefined;
   try {
     const resolved = await source.resolve({ signal: readOptions.signal, platform: options.platform });
     const openImageFs = (fsOptions?: ReadOptions): Promise<ImageFs> =>
-      (fs ??= openImage(source, { resolved, signal: (fsOptions ?? readOptions).signal }));
+      (fs ??= (async () => {
+        // --cache DIR (default under ~/.cache) keeps whole-pulled layers on disk; --no-cache keeps nothing.
+        cache ??= options.cacheDir === undefined ? Promise.resolve(new NoCache()) : DiskCache.open(options.cacheDir);
+        // Indexes made by `imagefs index` live in the same cache; the registry's referrers come next.
+        const blobs = await cache;
+        return openImage(source, { resolved, signal: (fsOptions ?? readOptions).signal, cache: blobs, indexCache: new BlobCacheIndexCache(blobs) });
+      })());
     return {
       resolved,
       openImageFs,
@@ -33,6 +44,7 @@ export async function openForCli(ref: string, options: GlobalOptions, readOption
         const opened = await fs?.catch(() => undefined);
         if (opened) await opened.close();
         else await source.close();
+        await (await cache?.catch(() => undefined))?.close();
       },
     };
   } catch (error) {

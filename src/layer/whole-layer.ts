@@ -1,77 +1,191 @@
+import { createHash } from 'node:crypto';
 import { ImageError, invalidArgument } from '../errors/image-fs-error.js';
-import { isEncryptedLayer, layerCompression } from '../image/media-types.js';
+import { getOrFetch } from '../cache/get-or-fetch.js';
+import { DiskCache } from '../cache/disk-cache.js';
+import { NoCache } from '../cache/no-cache.js';
+import { TieredCache } from '../cache/tiered-cache.js';
+import type { BlobCache } from '../cache/types.js';
+import { dataLoss } from '../errors/image-fs-error.js';
+import { isEncryptedLayer, layerCompression, type LayerCompression } from '../image/media-types.js';
+import { parseDigest } from '../image/digest.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
-import { verifyDigest } from '../image/digest.js';
 import { BufferSource, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
 import type { TarEntry } from '../tar/entry.js';
-import { parseTar } from '../tar/parser.js';
-import { decompressLayer } from './decompress.js';
+import { TarStreamParser } from '../tar/parser.js';
+import { ChunkListSource } from './chunk-list-source.js';
+import { decompressStream } from './decompress-stream.js';
+import { fetchVerifiedBlob } from './fetch-blob.js';
 import type { LayerContent } from './types.js';
 
 /** Options of {@link openWholeLayer}. */
 export interface WholeLayerOptions extends ReadOptions {
   /**
    * The layer's diff_id from the image config (digest of the uncompressed tar). When given, the
-   * uncompressed bytes are verified against it before they are parsed.
+   * uncompressed bytes are verified against it before the layer is served.
    */
   diffId?: string;
+  /**
+   * Where the blob and its uncompressed tar are kept: the blob under its digest, the tar under
+   * `layer-tar/<digest>` (verified against `diffId` on commit). `data` then reads from the cache
+   * (from disk for a {@link DiskCache}), and a later open that finds the tar downloads nothing.
+   * Default: none (the tar is held in memory, as chunks, for the layer's lifetime).
+   */
+  cache?: BlobCache;
+  /**
+   * With a cache that may not keep an entry (a memory cache smaller than the layer), up to this
+   * many bytes are also kept in memory during the fetch to serve it anyway. Default: unbounded for
+   * memory caches, 0 for a {@link DiskCache} or {@link TieredCache} (which keep what they commit).
+   */
+  fallbackMaxBytes?: number;
 }
 
-/**
- * Reads a layer whole: downloads (or reads) the entire blob, verifies it against the
- * descriptor's digest, decompresses it (gzip with any number of members, zstd, or none),
- * verifies the uncompressed bytes against `diffId` when given, and parses its tar entries. The
- * uncompressed tar stays in memory; `data` serves it.
- *
- * Nothing is trusted before it is verified: a digest mismatch fails before decompression, a
- * diff_id mismatch before parsing.
- *
- * @param source - where the blob comes from.
- * @param descriptor - the layer descriptor from the manifest.
- * @param options - the expected diff_id and an AbortSignal.
- * @throws ImageError `InvalidArgument` for a media type imagefs cannot read (encrypted,
- *   unknown); `DataLoss` naming the layer digest for a digest mismatch or a corrupt or truncated
- *   stream; whatever `source.openBlob` throws.
- *
- * @example
- * ```ts
- * const image = await source.resolve();
- * const layer = await openWholeLayer(source, image.layers[0]!, { diffId: image.config.rootfs.diff_ids[0] });
- * for (const e of await layer.entries()) console.log(e.path);
- * ```
- */
-export async function openWholeLayer(source: ImageSource, descriptor: Descriptor, options: WholeLayerOptions = {}): Promise<LayerContent> {
-  const subject = `layer ${descriptor.digest}`;
+/** The derived cache key of a layer's uncompressed tar. */
+export function layerTarKey(layerDigest: string): string {
+  return `layer-tar/${layerDigest}`;
+}
+
+function compressionOf(descriptor: Descriptor): LayerCompression {
   const compression = layerCompression(descriptor.mediaType);
   if (compression === undefined) {
-    throw invalidArgument(`${subject} has media type '${descriptor.mediaType}', which imagefs cannot read`, {
+    throw invalidArgument(`layer ${descriptor.digest} has media type '${descriptor.mediaType}', which imagefs cannot read`, {
       subject: descriptor.digest,
       hint: isEncryptedLayer(descriptor.mediaType)
         ? 'decrypt the image first (skopeo copy --decryption-key ...)'
         : 'only tar, tar+gzip and tar+zstd layers (OCI or Docker) are supported',
     });
   }
-  const blob = await source.openBlob(descriptor, options);
-  let compressed: Uint8Array;
-  try {
-    compressed = await blob.readAt(0, blob.size, options);
-  } finally {
-    await blob.close?.();
-  }
-  verifyDigest(compressed, descriptor.digest, subject);
-  const tar = await decompressLayer(compressed, compression, subject);
-  if (options.diffId !== undefined) verifyDigest(tar, options.diffId, `uncompressed ${subject} (diff_id)`);
-  let entries: TarEntry[];
-  try {
-    entries = parseTar(tar, { subject });
-  } catch (error) {
-    if (!(error instanceof ImageError)) throw error;
-    throw new ImageError(error.code, `${subject}: ${error.message}`, { subject: descriptor.digest, cause: error, hint: error.hint || 'the layer is corrupt; fetch or copy the image again' });
-  }
-  return new WholeLayer(descriptor, entries, new BufferSource(tar));
+  return compression;
 }
 
-/** A {@link LayerContent} whose uncompressed tar is held in memory. */
+/** Feeds a tar parser, keeping its first error for later (a diff_id mismatch is reported first). */
+class EntryCollector {
+  readonly entries: TarEntry[] = [];
+  error: unknown;
+  private readonly parser: TarStreamParser;
+  constructor(private readonly descriptor: Descriptor) {
+    this.parser = new TarStreamParser((e) => this.entries.push(e), { subject: descriptor.digest });
+  }
+  push(chunk: Uint8Array): void {
+    if (this.error !== undefined) return;
+    try { this.parser.push(chunk); } catch (e) { this.error = e; }
+  }
+  /** Ends the stream and returns the entries, or throws the parse error naming the layer. */
+  finish(): TarEntry[] {
+    if (this.error === undefined) {
+      try { this.parser.end(); } catch (e) { this.error = e; }
+    }
+    if (this.error === undefined) return this.entries;
+    const error = this.error;
+    if (!(error instanceof ImageError)) throw error;
+    const subject = `layer ${this.descriptor.digest}`;
+    throw new ImageError(error.code, `${subject}: ${error.message}`, { subject: this.descriptor.digest, cause: error, hint: error.hint || 'the layer is corrupt; fetch or copy the image again' });
+  }
+}
+
+/**
+ * Reads a layer whole: downloads (or reads) the entire blob, verifies it against the
+ * descriptor's digest, decompresses it as a stream (gzip with any number of members, zstd, or
+ * none), verifies the uncompressed bytes against `diffId` when given, and parses its tar
+ * entries. Foreign layers with `urls` are downloaded from those URLs.
+ *
+ * Nothing is served before it is verified: a digest mismatch fails before decompression, and the
+ * layer is returned only once the diff_id matches (a mismatch is reported before any tar error).
+ * With `cache`, both the blob and the tar go through the cache, whose commit verifies them: a
+ * mismatch leaves nothing behind.
+ *
+ * @param source - where the blob comes from.
+ * @param descriptor - the layer descriptor from the manifest.
+ * @param options - the expected diff_id, a cache and an AbortSignal.
+ * @throws ImageError `InvalidArgument` for a media type imagefs cannot read (encrypted,
+ *   unknown); `DataLoss` naming the layer digest for a digest or diff_id mismatch or a corrupt or
+ *   truncated stream; whatever the source throws.
+ *
+ * @example
+ * ```ts
+ * const image = await source.resolve();
+ * const layer = await openWholeLayer(source, image.layers[0]!, { diffId: image.config.rootfs.diff_ids[0], cache });
+ * for (const e of await layer.entries()) console.log(e.path);
+ * ```
+ */
+export async function openWholeLayer(source: ImageSource, descriptor: Descriptor, options: WholeLayerOptions = {}): Promise<LayerContent> {
+  const compression = compressionOf(descriptor);
+  if (options.cache === undefined || options.cache instanceof NoCache) return openInMemory(source, descriptor, compression, options);
+  return openThroughCache(source, descriptor, compression, options.cache, options);
+}
+
+async function openInMemory(source: ImageSource, descriptor: Descriptor, compression: LayerCompression, options: WholeLayerOptions): Promise<LayerContent> {
+  const subject = `layer ${descriptor.digest}`;
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  const compressed = await fetchVerifiedBlob(source, descriptor, signal);
+  const diffHash = options.diffId === undefined ? undefined : createHash(parseDigest(options.diffId, `diff_id of ${subject}`).algorithm);
+  const chunks: Uint8Array[] = [];
+  const collector = new EntryCollector(descriptor);
+  await decompressStream(new BufferSource(compressed), compression, async (chunk) => {
+    chunks.push(chunk);
+    diffHash?.update(chunk);
+    collector.push(chunk);
+  }, { subject, ...signal });
+  if (diffHash !== undefined) {
+    const algorithm = options.diffId!.slice(0, options.diffId!.indexOf(':'));
+    const actual = `${algorithm}:${diffHash.digest('hex')}`;
+    if (actual !== options.diffId) {
+      throw dataLoss(`uncompressed ${subject} (diff_id) does not match its digest: expected ${options.diffId}, got ${actual}`, {
+        subject: `uncompressed ${subject} (diff_id)`,
+        hint: 'the content is corrupt or was altered; fetch or copy the image again',
+      });
+    }
+  }
+  const entries = collector.finish();
+  return new WholeLayer(descriptor, entries, compression === 'none' ? new BufferSource(compressed) : new ChunkListSource(chunks));
+}
+
+function defaultFallback(cache: BlobCache): number {
+  return cache instanceof DiskCache || cache instanceof TieredCache ? 0 : Number.MAX_SAFE_INTEGER;
+}
+
+async function openThroughCache(
+  source: ImageSource, descriptor: Descriptor, compression: LayerCompression, cache: BlobCache, options: WholeLayerOptions,
+): Promise<LayerContent> {
+  const subject = `layer ${descriptor.digest}`;
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  const fallbackMaxBytes = options.fallbackMaxBytes ?? defaultFallback(cache);
+  const tarKey = layerTarKey(descriptor.digest);
+  let data = await cache.get(tarKey, signal);
+  let collected: EntryCollector | undefined;
+  if (data === undefined) {
+    const blob = await getOrFetch(cache, descriptor.digest, async (writer, fetchSignal) => {
+      await writer.write(await fetchVerifiedBlob(source, descriptor, { signal: fetchSignal }));
+    }, { expectedSize: descriptor.size, fallbackMaxBytes, ...signal });
+    try {
+      data = await getOrFetch(cache, tarKey, async (writer, fetchSignal) => {
+        const collector = new EntryCollector(descriptor);
+        await decompressStream(blob, compression, async (chunk) => {
+          await writer.write(chunk);
+          collector.push(chunk);
+        }, { subject, signal: fetchSignal });
+        collected = collector;
+      }, { ...(options.diffId === undefined ? {} : { expectedDigest: options.diffId }), fallbackMaxBytes, ...signal });
+    } finally {
+      await blob.close?.();
+    }
+  }
+  try {
+    return new WholeLayer(descriptor, await entriesOf(data, descriptor, collected, options.signal), data);
+  } catch (error) {
+    await data.close?.();
+    throw error;
+  }
+}
+
+/** The entries gathered while the tar was written, or parsed again from the cached tar. */
+async function entriesOf(data: ReadAtSource, descriptor: Descriptor, collected: EntryCollector | undefined, signal: AbortSignal | undefined): Promise<TarEntry[]> {
+  if (collected !== undefined) return collected.finish();
+  const collector = new EntryCollector(descriptor);
+  await decompressStream(data, 'none', async (chunk) => collector.push(chunk), { subject: `layer ${descriptor.digest}`, ...(signal ? { signal } : {}) });
+  return collector.finish();
+}
+
+/** A {@link LayerContent} read whole: its entries in memory, its tar in memory or in a cache. */
 class WholeLayer implements LayerContent {
   readonly mode = 'whole' as const;
   constructor(

@@ -13,7 +13,12 @@ export type ImageFsEvent =
   /** One layer is ready, lazily (through an index) or whole (downloaded and verified). */
   | { type: 'layer'; digest: string; position: number; mode: 'lazy' | 'whole'; how: LayerHow; ms: number }
   /** Some or all of the image is not streamed; the reasons say why and what to do. */
-  | { type: 'fallback'; reference: string; reasons: EligibilityReason[] };
+  | { type: 'fallback'; reference: string; reasons: EligibilityReason[] }
+  /**
+   * A SOCI index (artifact type `application/vnd.amazon.soci.index.v1+json`) refers to the image.
+   * imagefs reports it but reads its own index format (or builds one).
+   */
+  | { type: 'soci-index'; reference: string; imageDigest: string; digest: string };
 
 /** How a layer was made readable. */
 export type LayerHow =

@@ -1,5 +1,7 @@
 import pLimit from 'p-limit';
 import { throwIfAborted } from '../errors/image-fs-error.js';
+import { planLayerModes } from '../eligibility/open-plan.js';
+import { validateResolvedImage } from '../eligibility/validate-image.js';
 import { ImageFs, type ImageFsOptions } from '../fs/image-fs.js';
 import { mergeLayers } from '../overlay/merge.js';
 import type { ImageSource, Platform, ResolvedImage } from '../image/types.js';
@@ -38,14 +40,25 @@ export interface OpenImageOptions extends RegistryClientOptions, LayerStrategyOp
  * ```
  */
 export async function openImage(ref: string | ImageSource, options: OpenImageOptions = {}): Promise<ImageFs> {
-  const source = typeof ref === 'string' ? openSource(ref, options) : ref;
+  const source = typeof ref === 'string' ? openSource(ref, registryOptionsOf(options)) : ref;
   const started = performance.now();
   const emit = options.onImageEvent ?? (() => {});
   let layers: LayerContent[] = [];
   try {
     emit({ type: 'pulling', reference: source.reference });
     const resolved = options.resolved ?? (await source.resolve({ platform: options.platform, signal: options.signal }));
-    layers = await openLayers(source, resolved, options, pLimit(options.layerConcurrency ?? 4), emit);
+    validateResolvedImage(resolved); // one diff_id per layer, known digest algorithms (InvalidArgument naming the descriptor)
+    // auto: the eligibility analysis decides which layers must be whole and says why (never silent).
+    const plan = (options.mode ?? 'auto') === 'auto'
+      ? await planLayerModes(source, resolved, {
+        ...registryOptionsOf(options),
+        ...(options.minLazyLayerSize === undefined ? {} : { minLazyLayerSize: options.minLazyLayerSize }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        onFallback: (reasons) => emit({ type: 'fallback', reference: source.reference, reasons }),
+      })
+      : undefined;
+    const layerOptions = plan === undefined || plan.whole.size === 0 ? options : { ...options, wholeLayers: plan.whole };
+    layers = await openLayers(source, resolved, layerOptions, pLimit(options.layerConcurrency ?? 4), emit);
     throwIfAborted(options.signal);
     const tree = await mergeLayers(layers, { signal: options.signal, strict: options.strict, onWarning: options.onWarning });
     const fs = new ImageFs(tree, layers.map((l) => l.data), { dev: devOf(resolved), closers: [...layers, source] });
@@ -55,6 +68,18 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
     await Promise.allSettled([...layers.map((l) => l.close()), source.close()]);
     throw error;
   }
+}
+
+/** The options of openImage that are not the registry client's (the client rejects unknown ones). */
+const OPEN_IMAGE_ONLY = new Set<string>([
+  'platform', 'signal', 'onImageEvent', 'resolved', 'layerConcurrency', 'strict', 'onWarning',
+  'mode', 'indexing', 'minLazyLayerSize', 'indexCache', 'registryIndexes', 'indexStore', 'span',
+  'cache', 'wholeLayers',
+]);
+
+/** The registry client options among `options`. */
+function registryOptionsOf(options: OpenImageOptions): RegistryClientOptions {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !OPEN_IMAGE_ONLY.has(key))) as RegistryClientOptions;
 }
 
 /** A stable device number for an image: from its manifest digest. */

@@ -1,8 +1,15 @@
 import type { LimitFunction } from 'p-limit';
-import type { ImageSource, ResolvedImage } from '../image/types.js';
+import type { BlobCache } from '../cache/types.js';
+import { DEFAULT_MIN_LAZY_LAYER_SIZE } from '../eligibility/rules.js';
+import type { Descriptor, ImageSource, ResolvedImage } from '../image/types.js';
+import { IndexStore } from '../index-store/index-store.js';
+import type { LocalIndexCache } from '../index-store/local-index-cache.js';
+import type { IndexRegistry } from '../index-store/registry-indexes.js';
+import { buildIndex, notIndexableReason } from '../layer/build-index.js';
+import { openIndexedLayer } from '../layer/indexed-layer.js';
 import { openWholeLayer } from '../layer/whole-layer.js';
 import type { LayerContent } from '../layer/types.js';
-import type { ImageFsEventListener } from './events.js';
+import type { ImageFsEventListener, LayerHow } from './events.js';
 
 /** How {@link openImage} serves layers. */
 export interface LayerStrategyOptions {
@@ -11,11 +18,51 @@ export interface LayerStrategyOptions {
    * download it whole; `full`: download every layer whole (verified), never stream.
    */
   mode?: 'auto' | 'full';
+  /**
+   * What `auto` does with a gzip or plain tar layer that has no stored index (and is at least
+   * `minLazyLayerSize`): `whole` (default) downloads it whole; `on-the-fly` builds its index from
+   * one full read (event `how: 'indexed-now'`), keeps it in the local index cache, and then reads
+   * the layer lazily.
+   */
+  indexing?: 'on-the-fly' | 'whole';
+  /**
+   * Layers without a stored index under this size (bytes) are pulled whole, whatever `indexing`
+   * says. Default 10 MiB (as SOCI). A layer WITH a stored index is read lazily at any size.
+   */
+  minLazyLayerSize?: number;
+  /** Where indexes are kept on this machine (looked up before the registry). Default: none. */
+  indexCache?: LocalIndexCache;
+  /** Look for indexes among the image's referrers in the registry (registry sources only). Default true. */
+  registryIndexes?: boolean;
+  /** A ready index store (replaces `indexCache` and `registryIndexes`). */
+  indexStore?: IndexStore;
+  /** Span (uncompressed bytes between checkpoints) of indexes built on the fly. Default 4 MiB. */
+  span?: number;
+  /**
+   * Where layers read whole keep their blob and uncompressed tar (see `openWholeLayer`); `data`
+   * then reads from it (from disk for a `DiskCache`). Default: none (tars held in memory).
+   */
+  cache?: BlobCache;
+  /**
+   * Positions (0 = base) of layers to read whole whatever index exists. `openImage` sets it from
+   * the eligibility analysis (every layer when the registry ignores Range).
+   */
+  wholeLayers?: ReadonlySet<number>;
+}
+
+/** True when the source can list referrers and read verified blobs (a `RegistrySource`). */
+function asIndexRegistry(source: ImageSource): IndexRegistry | undefined {
+  const s = source as Partial<IndexRegistry>;
+  return typeof s.getReferrers === 'function' && typeof s.readBlobVerified === 'function' && typeof s.fetchManifest === 'function'
+    ? (source as unknown as IndexRegistry)
+    : undefined;
 }
 
 /**
- * Makes every layer of `image` readable, in parallel under `limit`, base first. On failure the
- * layers already opened are closed before the error is rethrown.
+ * Makes every layer of `image` readable, in parallel under `limit`, base first: lazily through a
+ * stored index (local cache, then registry referrers), or through an index built now from a full
+ * read (`indexing: 'on-the-fly'`), or whole. Emits one `layer` event per layer saying which. On
+ * failure the layers already opened are closed before the error is rethrown.
  */
 export async function openLayers(
   source: ImageSource,
@@ -24,12 +71,41 @@ export async function openLayers(
   limit: LimitFunction,
   emit: ImageFsEventListener,
 ): Promise<LayerContent[]> {
+  const auto = (options.mode ?? 'auto') === 'auto';
+  const registry = options.registryIndexes === false ? undefined : asIndexRegistry(source);
+  const store = options.indexStore ?? new IndexStore({
+    ...(options.indexCache === undefined ? {} : { cache: options.indexCache }),
+    ...(registry === undefined ? {} : { registry }),
+    onSociIndex: (imageDigest, soci) => emit({ type: 'soci-index', reference: source.reference, imageDigest, digest: soci.digest }),
+  });
+  const minLazy = options.minLazyLayerSize ?? DEFAULT_MIN_LAZY_LAYER_SIZE;
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+
+  const openOne = async (descriptor: Descriptor, position: number): Promise<{ layer: LayerContent; how: LayerHow }> => {
+    const diffId = image.config.rootfs.diff_ids[position];
+    const whole = async (): Promise<{ layer: LayerContent; how: LayerHow }> =>
+      ({ layer: await openWholeLayer(source, descriptor, { ...(diffId === undefined ? {} : { diffId }), ...(options.cache === undefined ? {} : { cache: options.cache }), ...signal }), how: 'whole' });
+    if (!auto || options.wholeLayers?.has(position) === true || notIndexableReason(descriptor) !== undefined || (descriptor.urls?.length ?? 0) > 0) return whole();
+    const found = await store.find(image.digest, descriptor, signal);
+    if (found !== undefined) return { layer: await openIndexedLayer(source, descriptor, found.index, signal), how: 'index' };
+    if (options.indexing !== 'on-the-fly' || descriptor.size < minLazy) return whole();
+    const blob = await source.openBlob(descriptor, signal);
+    let built;
+    try {
+      built = await buildIndex(blob, descriptor, { ...(options.span === undefined ? {} : { span: options.span }), ...(diffId === undefined ? {} : { diffId }), ...signal });
+    } finally {
+      await blob.close?.();
+    }
+    await store.save(descriptor, built.bytes, signal);
+    return { layer: await openIndexedLayer(source, descriptor, built.index, signal), how: 'indexed-now' };
+  };
+
   const settled = await Promise.allSettled(
     image.layers.map((descriptor, position) =>
       limit(async () => {
         const started = performance.now();
-        const layer = await openWholeLayer(source, descriptor, { diffId: image.config.rootfs.diff_ids[position], signal: options.signal });
-        emit({ type: 'layer', digest: descriptor.digest, position, mode: 'whole', how: 'whole', ms: performance.now() - started });
+        const { layer, how } = await openOne(descriptor, position);
+        emit({ type: 'layer', digest: descriptor.digest, position, mode: layer.mode, how, ms: performance.now() - started });
         return layer;
       }),
     ),

@@ -3,7 +3,9 @@ import { catCommand } from './cat.js';
 import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
 import { exportCommand } from './export.js';
-import { checkCommand, indexCommand, mountCommand } from './pending.js';
+import { mountCommand } from './pending.js';
+import { checkCommand } from './check.js';
+import { indexCommand } from './index-command.js';
 import { statCommand } from './stat.js';
 
 /** Every `imagefs` command, in help order. */

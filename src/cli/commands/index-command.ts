@@ -1,0 +1,139 @@
+import { DiskCache } from '../../cache/disk-cache.js';
+import type { BlobCache } from '../../cache/types.js';
+import { ImageFsError } from '../../errors/image-fs-error.js';
+import { DEFAULT_SPAN } from '../../gzip/index-builder.js';
+import type { Descriptor } from '../../image/types.js';
+import { IndexStore } from '../../index-store/index-store.js';
+import { BlobCacheIndexCache } from '../../index-store/local-index-cache.js';
+import { buildIndex, notIndexableReason } from '../../layer/build-index.js';
+import { openSource } from '../../open/open-source.js';
+import { RegistrySource } from '../../registry/registry-source.js';
+import { digestOf } from '../../registry/manifest.js';
+import { writeOut, type CommandContext, type CommandSpec } from '../command-spec.js';
+import { registryOptions } from '../open.js';
+import { UsageError } from '../usage-error.js';
+
+/** One layer of the `index --json` document. */
+export type IndexLayerJson =
+  | {
+    digest: string; mediaType: string; size: number; indexed: true;
+    /** Tar entries, checkpoints, uncompressed size, index size (bytes) and index size / layer size. */
+    entries: number; checkpoints: number; uncompressedSize: number; indexSize: number; ratio: number;
+    /** `sha256:` of the index blob. */
+    indexDigest: string;
+  }
+  | { digest: string; mediaType: string; size: number; indexed: false; /** Why the layer has no index. */ reason: string };
+
+/** The `imagefs index --json` document. */
+export interface IndexJson {
+  reference: string;
+  /** The image manifest the indexes belong to. */
+  digest: string;
+  /** Span used, in uncompressed bytes. */
+  span: number;
+  layers: IndexLayerJson[];
+  /** Whether the indexes were stored in the local cache (`--cache`). */
+  cached: boolean;
+  /** The artifact manifest pushed with `--push`. */
+  pushed?: { digest: string; mediaType: string; size: number; artifactType: string };
+}
+
+function parseSpan(value: string | boolean | undefined): number {
+  if (value === undefined) return DEFAULT_SPAN;
+  if (typeof value !== 'string' || !/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1024) {
+    throw new UsageError(`--span must be a whole number of bytes, at least 1024 (got '${String(value)}')`, 'index');
+  }
+  return Number(value);
+}
+
+async function openCache(ctx: CommandContext): Promise<BlobCache | undefined> {
+  const dir = ctx.global.cacheDir;
+  if (dir === undefined) return undefined;
+  try {
+    return await DiskCache.open(dir);
+  } catch (error) {
+    if (!ImageFsError.is(error) && !(error instanceof Error && 'code' in error)) throw error;
+    if (!ctx.global.quiet) await writeOut(ctx.io.stderr, `imagefs: note: the cache ${dir} cannot be used (${(error as Error).message}); indexes are not kept locally\n`);
+    return undefined;
+  }
+}
+
+function percent(ratio: number): string {
+  return `${(ratio * 100).toFixed(ratio < 0.001 ? 4 : 2)}%`;
+}
+
+function indexText(doc: IndexJson): string {
+  const lines = [`image ${doc.digest} (span ${doc.span} bytes)`];
+  for (const l of doc.layers) {
+    lines.push(l.indexed
+      ? `${l.digest}  entries ${l.entries}  checkpoints ${l.checkpoints}  index ${l.indexSize} bytes (${percent(l.ratio)} of ${l.size})`
+      : `${l.digest}  not indexed: ${l.reason}`);
+  }
+  if (doc.pushed) lines.push(`pushed ${doc.pushed.digest} (${doc.pushed.artifactType}) as a referrer of ${doc.digest}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `imagefs index REF [--push] [--span BYTES]`. */
+export const indexCommand: CommandSpec = {
+  name: 'index',
+  args: ['REF'],
+  summary: 'build the seekable index of every layer (--push stores it in the registry)',
+  details: 'Reads every gzip or plain tar layer once, verifies it against its digest and diff_id, and builds its seekable index (tar entries, checkpoints every --span uncompressed bytes, span digests). Prints per layer: digest, entries, checkpoints, index size and its ratio to the layer size; zstd layers are listed as not indexed (not seekable; they are read whole). Indexes are kept in the local cache (--cache; not with --no-cache). --push also stores them in the registry as an OCI artifact (artifactType application/vnd.imagefs.index.v1) whose subject is the image manifest, listed through the referrers API or the sha256-<hex> referrers tag; --push needs a registry reference (an oci: layout keeps its indexes in the cache only). With --json: {reference, digest, span, cached, layers: [{digest, mediaType, size, indexed, entries, checkpoints, uncompressedSize, indexSize, ratio, indexDigest} | {digest, mediaType, size, indexed: false, reason}], pushed?: {digest, mediaType, size, artifactType}}.',
+  options: [
+    { name: 'push', description: 'store the indexes in the registry next to the image (registry references only)' },
+    { name: 'span', value: 'BYTES', description: `uncompressed bytes between checkpoints (default ${DEFAULT_SPAN})` },
+  ],
+  async run(ctx) {
+    const span = parseSpan(ctx.flags['span']);
+    const push = ctx.flags['push'] === true;
+    const signal = ctx.signal === undefined ? {} : { signal: ctx.signal };
+    const source = openSource(ctx.args[0]!, registryOptions(ctx.global));
+    if (push && !(source instanceof RegistrySource)) {
+      await source.close();
+      throw new UsageError('--push needs a registry reference; indexes of an oci: layout are kept in the local cache (--cache)', 'index');
+    }
+    const cache = await openCache(ctx);
+    try {
+      const image = await source.resolve({ ...signal, ...(ctx.global.platform === undefined ? {} : { platform: ctx.global.platform }) });
+      const store = new IndexStore({
+        ...(cache === undefined ? {} : { cache: new BlobCacheIndexCache(cache) }),
+        ...(source instanceof RegistrySource ? { registry: source } : {}),
+      });
+      const doc: IndexJson = { reference: image.reference, digest: image.digest, span, layers: [], cached: cache !== undefined };
+      const built: Array<{ layer: Descriptor; bytes: Uint8Array }> = [];
+      for (const [position, layer] of image.layers.entries()) {
+        const base = { digest: layer.digest, mediaType: layer.mediaType, size: layer.size };
+        const refused = notIndexableReason(layer);
+        if (refused !== undefined) {
+          doc.layers.push({ ...base, indexed: false, reason: refused.message });
+          continue;
+        }
+        const blob = await source.openBlob(layer, signal);
+        let result;
+        try {
+          const diffId = image.config.rootfs.diff_ids[position];
+          result = await buildIndex(blob, layer, { span, ...(diffId === undefined ? {} : { diffId }), ...signal });
+        } finally {
+          await blob.close?.();
+        }
+        await store.save(layer, result.bytes, signal);
+        built.push({ layer, bytes: result.bytes });
+        const s = result.stats;
+        doc.layers.push({
+          ...base, indexed: true, entries: s.entries, checkpoints: s.checkpoints, uncompressedSize: s.uncompressedSize,
+          indexSize: s.indexSize, ratio: s.ratio, indexDigest: digestOf(result.bytes),
+        });
+      }
+      if (push && built.length > 0) {
+        const subject: Descriptor = { mediaType: image.mediaType, digest: image.digest, size: image.manifestBytes.length };
+        const artifact = await store.push(subject, built, signal);
+        doc.pushed = { digest: artifact.digest, mediaType: artifact.mediaType, size: artifact.size, artifactType: artifact.artifactType ?? '' };
+      }
+      await writeOut(ctx.io.stdout, ctx.global.json ? `${JSON.stringify(doc, null, 2)}\n` : indexText(doc));
+      return 0;
+    } finally {
+      await cache?.close();
+      await source.close();
+    }
+  },
+};

@@ -1,0 +1,38 @@
+// The imagefs executable as `npm run build` ships it (esbuild bundle, ESM, shebang), for the
+// oracle tests that run `imagefs export` as a separate process.
+import { spawn } from 'node:child_process';
+import { chmod, copyFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runTool } from '../../src/testing/builder/index.js';
+
+/** What a run of the executable printed. */
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+const root = join(__dirname, '..', '..');
+
+/**
+ * Bundles src/cli/main.ts into a directory of the repository (so that its external dependencies
+ * resolve from node_modules, as for the published package). Returns the executable and a cleanup.
+ */
+export async function buildCliBundle(): Promise<{ bin: string; cleanup: () => Promise<void> }> {
+  const dir = join(root, `.test-build-oracle-${process.pid}`);
+  const bin = join(dir, 'dist', 'cli', 'main.js');
+  await runTool(join(root, 'node_modules', '.bin', 'esbuild'), [join(root, 'src/cli/main.ts'), '--bundle', '--platform=node', '--format=esm',
+    '--packages=external', '--target=node20', `--outfile=${bin}`, '--banner:js=#!/usr/bin/env node', '--log-level=warning']);
+  await copyFile(join(root, 'package.json'), join(dir, 'package.json'));
+  await chmod(bin, 0o755);
+  return { bin, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Runs the executable with `argv` (HOME pointed away so no user config is read). */
+export function runCli(bin: string, argv: readonly string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, argv, { env: { ...process.env, HOME: '/nonexistent' } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  });
+}
