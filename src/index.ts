@@ -11,7 +11,7 @@ export * from './errors/index.js';
 // Contracts
 export type { ReadAtSource, ReadOptions } from './source/read-at.js';
 export { BufferSource } from './source/read-at.js';
-export { FileSource } from './source/file-source.js';
+export { FileSource, type FileSourceOptions } from './source/file-source.js';
 export * from './image/types.js';
 export * from './image/media-types.js';
 export { hostPlatform, parsePlatform, formatPlatform, selectPlatform, platformMatches } from './image/platform.js';
@@ -30,23 +30,31 @@ export * from './registry/index.js';
 export { openWholeLayer, type WholeLayerOptions } from './layer/whole-layer.js';
 
 // Lazy layers: seekable gzip, the index, and where indexes are kept
-export { buildIndex, notIndexableReason, type BuildIndexOptions, type BuildIndexStats, type BuiltLayerIndex } from './layer/build-index.js';
-export { openIndexedLayer } from './layer/indexed-layer.js';
+export { buildIndex, notIndexableReason, DEFAULT_INDEX_READ_SIZE, type BuildIndexOptions, type BuildIndexStats, type BuiltLayerIndex } from './layer/build-index.js';
+export { openIndexedLayer, type IndexedLayerContent, type IndexedLayerOptions } from './layer/indexed-layer.js';
 export * from './index-store/index.js';
-export { GzipIndexBuilder, buildGzipIndex, GzipSpanReader, DEFAULT_SPAN, type GzipIndex, type GzipSpanIndex } from './gzip/index.js';
+export { GzipIndexBuilder, buildGzipIndex, GzipSpanReader, gzipSpanIndex, DEFAULT_SPAN, type GzipIndex, type GzipSpanIndex } from './gzip/index.js';
+export type { GzipIndexBuilderOptions, GzipIndexBuilderStats } from './gzip/index-builder.js';
+export type { GzipSpanReaderOptions, GzipSpanReaderStats } from './gzip/span-reader.js';
+export { UncompressedSpanReader, type SpanReaderStats } from './layer/uncompressed-span-reader.js';
 
 // Formats
 export { TarStreamParser, parseTar, normalizeTarPath, type TarParserOptions } from './tar/index.js';
 export * from './index/index.js';
+export type { IndexHeader, IndexCounts } from './index/format.js';
 
 // The filesystem
 export { ImageFs, type ImageFsOptions, type WalkEntry, type XattrOptions } from './fs/image-fs.js';
-export { ImageStats, ImageDirent } from './fs/stats.js';
-export { ImageFileHandle } from './fs/file-handle.js';
+export { ImageStats, ImageDirent, type StatsInit } from './fs/stats.js';
+export type { FileData } from './fs/file-data.js';
+export type { ReadStreamOptions } from './fs/read-stream.js';
+export { resolvePath, MAX_SYMLINKS, type ResolveOptions as PathResolveOptions } from './fs/resolve.js';
+export { ImageFileHandle, HANDLE_CHUNK, type ReadResult, type ReadIntoOptions } from './fs/file-handle.js';
 export { exportTo, type ExportOptions, type ExportSummary } from './fs/export.js';
 export { mergeLayers, type MergeOptions } from './overlay/merge.js';
-export { MergedTree } from './overlay/merged-tree.js';
-export type { MergeWarning, MergeWarningCode } from './overlay/warnings.js';
+export { MergedTree, type DentryColumns, type Xattr, type MergedTreeParts } from './overlay/merged-tree.js';
+export { InodeTable, BytePool, type InodeAttrs } from './overlay/inode-table.js';
+export { MAX_KEPT_WARNINGS, type MergeWarning, type MergeWarningCode } from './overlay/warnings.js';
 export { makedev, major, minor } from './overlay/file-type.js';
 
 // Caches

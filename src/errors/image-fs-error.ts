@@ -52,6 +52,7 @@ export class ImageFsError extends Error {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 
+  /** Makes `instanceof ImageFsError` (and subclasses) true for any imagefs error, via the brand. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return ImageFsError.is(value);
   }

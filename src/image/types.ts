@@ -85,7 +85,10 @@ export interface ResolveOptions extends ReadOptions {
 export interface ImageSource {
   /** The reference, for messages. */
   readonly reference: string;
+  /** Resolves the reference to one platform's image, manifest and config verified. */
   resolve(options?: ResolveOptions): Promise<ResolvedImage>;
+  /** Random access to a blob of this image (bytes not yet verified; see above). */
   openBlob(descriptor: Descriptor, options?: ReadOptions): Promise<ReadAtSource>;
+  /** Releases connections and file handles. Idempotent. */
   close(): Promise<void>;
 }

@@ -16,7 +16,18 @@ export interface DecompressStreamOptions {
   signal?: AbortSignal;
 }
 
-async function* readChunks(source: ReadAtSource, readSize: number, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+/**
+ * Reads a source front to back in `readSize` chunks, one read ahead of the consumer.
+ *
+ * @param source - what to read.
+ * @param readSize - bytes per read.
+ * @param signal - cancels the reads.
+ * @example
+ * ```ts
+ * for await (const chunk of readChunks(blob, 4 << 20, undefined)) hash.update(chunk);
+ * ```
+ */
+export async function* readChunks(source: ReadAtSource, readSize: number, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
   let next: Promise<Uint8Array> | undefined;
   const read = (at: number): Promise<Uint8Array> | undefined => {
     if (at >= source.size) return undefined;
@@ -48,7 +59,8 @@ function corrupt(subject: string, compression: LayerCompression, error: unknown)
  * (skippable frames included, as zstd:chunked writes them) through fzstd, or no compression. At
  * most one read-size chunk of input and a few of output are held at a time.
  *
- * @param blob - the compressed blob (already verified against its digest).
+ * @param blob - the compressed blob: a random-access source (read in `readSize` chunks), or the
+ *   chunks themselves (a download in progress: the caller verifies them before using the output).
  * @param compression - from the layer media type.
  * @param onChunk - receives the uncompressed bytes in order; the chunk is the callee's to keep.
  * @param options - the subject for errors, the read size and an AbortSignal.
@@ -59,7 +71,7 @@ function corrupt(subject: string, compression: LayerCompression, error: unknown)
  * ```
  */
 export async function decompressStream(
-  blob: ReadAtSource,
+  blob: ReadAtSource | AsyncIterable<Uint8Array>,
   compression: LayerCompression,
   onChunk: (chunk: Uint8Array) => Promise<void>,
   options: DecompressStreamOptions,
@@ -67,14 +79,15 @@ export async function decompressStream(
   const { subject, signal } = options;
   const readSize = options.readSize ?? 4 << 20;
   throwIfAborted(signal);
+  const input = (): AsyncIterable<Uint8Array> => (Symbol.asyncIterator in blob ? blob : readChunks(blob, readSize, signal));
   if (compression === 'none') {
-    for await (const chunk of readChunks(blob, readSize, signal)) await onChunk(chunk);
+    for await (const chunk of input()) await onChunk(chunk);
     return;
   }
   if (compression === 'gzip') {
     try {
       await pipeline(
-        Readable.from(readChunks(blob, readSize, signal)),
+        Readable.from(input()),
         createGunzip({ chunkSize: 1 << 20 }),
         async (output: AsyncIterable<Buffer>) => {
           for await (const chunk of output) await onChunk(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -92,7 +105,7 @@ export async function decompressStream(
     if (data.length > 0) pending.push(data.slice());
   });
   try {
-    for await (const chunk of readChunks(blob, readSize, signal)) {
+    for await (const chunk of input()) {
       zstd.push(chunk);
       const out = pending;
       pending = [];

@@ -4,10 +4,20 @@ import { parseDigest, verifyDigest } from '../image/digest.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
 import { RegistrySource } from '../registry/registry-source.js';
 import type { ReadOptions } from '../source/read-at.js';
+import { readChunks } from './decompress-stream.js';
 
 /** A source that can download a whole blob and verify it (a `RegistrySource`). */
 interface VerifiedReader {
   readBlobVerified(descriptor: Descriptor, options?: ReadOptions): Promise<Uint8Array>;
+}
+
+/** A source that can stream a whole blob (a `RegistrySource`). */
+interface BlobStreamer {
+  streamBlob(descriptor: Descriptor, options?: ReadOptions): AsyncIterable<Uint8Array>;
+}
+
+function canStream(source: ImageSource): source is ImageSource & BlobStreamer {
+  return typeof (source as Partial<BlobStreamer>).streamBlob === 'function';
 }
 
 function canReadVerified(source: ImageSource): source is ImageSource & VerifiedReader {
@@ -157,4 +167,69 @@ async function diagnoseSize(source: ImageSource, descriptor: Descriptor, error: 
     cause: error,
     hint: 'the manifest is wrong about the layer size; push the image again',
   });
+}
+
+/** Bytes read at a time from a layout file by {@link verifiedBlobChunks}. */
+const FILE_CHUNK = 4 << 20;
+
+/**
+ * Streams a whole blob, in order, hashing it as it goes: from the registry in one request
+ * (`streamBlob`; a broken body is fetched again and resumed without repeating bytes), from a
+ * layout file in 4 MiB reads, or, for foreign layers with `urls`, downloaded whole first (then one
+ * chunk). The iteration ends normally only when the bytes match the descriptor's size and digest;
+ * otherwise the last step throws `DataLoss` naming the digest. Consumers must therefore not
+ * publish anything derived from the chunks before the loop has ended.
+ *
+ * @param source - where the blob is.
+ * @param descriptor - its descriptor.
+ * @param options - an AbortSignal.
+ * @throws ImageError `DataLoss` for a digest or size mismatch (after the last chunk), whatever the
+ *   source throws.
+ * @example
+ * ```ts
+ * for await (const chunk of verifiedBlobChunks(source, layer, { signal })) await writer.write(chunk);
+ * await writer.commit(); // reached only when the digest matched
+ * ```
+ */
+export async function* verifiedBlobChunks(source: ImageSource, descriptor: Descriptor, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+  const subject = `layer ${descriptor.digest}`;
+  const { algorithm } = parseDigest(descriptor.digest, subject);
+  if ((descriptor.urls?.length ?? 0) > 0 || (!canStream(source) && canReadVerified(source))) {
+    yield await fetchVerifiedBlob(source, descriptor, options);
+    return;
+  }
+  const hash = createHash(algorithm);
+  let got = 0;
+  if (canStream(source)) {
+    try {
+      for await (const chunk of source.streamBlob(descriptor, options)) {
+        hash.update(chunk);
+        got += chunk.length;
+        yield chunk;
+      }
+    } catch (error) {
+      throw await diagnoseSize(source, descriptor, error);
+    }
+  } else {
+    const blob = await source.openBlob(descriptor, options);
+    try {
+      if (blob.size !== descriptor.size) {
+        throw dataLoss(`blob ${descriptor.digest} has ${blob.size} bytes, its descriptor says ${descriptor.size}`, { subject: descriptor.digest, hint: 'the source holds another blob; copy the image again' });
+      }
+      for await (const chunk of readChunks(blob, FILE_CHUNK, options.signal)) {
+        hash.update(chunk);
+        got += chunk.length;
+        yield chunk;
+      }
+    } finally {
+      await blob.close?.();
+    }
+  }
+  const actual = `${algorithm}:${hash.digest('hex')}`;
+  if (got !== descriptor.size || actual !== descriptor.digest) {
+    throw dataLoss(`${subject} does not match its descriptor: expected ${descriptor.digest} (${descriptor.size} bytes), got ${actual} (${got} bytes)`, {
+      subject: descriptor.digest,
+      hint: 'the content is corrupt or was altered; fetch or copy the image again',
+    });
+  }
 }

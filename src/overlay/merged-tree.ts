@@ -21,7 +21,7 @@ export interface DentryColumns {
   childCount: Uint32Array;
 }
 
-/** What {@link MergedTree}'s constructor takes (made by {@link MergeBuilder.finish}). */
+/** What {@link MergedTree}'s constructor takes (made by `MergeBuilder.finish`). */
 export interface MergedTreeParts {
   /** Directory entries. */
   dentries: DentryColumns;

@@ -3,6 +3,7 @@ import type { ReadOptions } from '../source/read-at.js';
 import { Authenticator } from './authenticator.js';
 import { readBlobVerified, statBlob } from './blob-fetch.js';
 import { RegistryBlob } from './blob-source.js';
+import { streamBlobChunks } from './blob-stream.js';
 import type { RegistryContext } from './context.js';
 import { CredentialStore } from './credential-store.js';
 import type { FetchedManifest } from './manifest.js';
@@ -87,6 +88,22 @@ export class RegistryClient {
   /** Downloads a whole blob; resolves only when its sha256 and size match the descriptor (`DataLoss` otherwise). */
   readBlobVerified(ref: ReferenceLike, descriptor: Descriptor, options: ReadOptions = {}): Promise<Uint8Array> {
     return readBlobVerified(this.ctx, parse(ref), descriptor, options.signal);
+  }
+
+  /**
+   * Streams a whole blob as chunks, in order, with the same auth, redirect, mirror and retry
+   * handling as {@link RegistryClient.readBlobVerified}; a body that breaks or ends early is
+   * fetched again (bounded by the retry policy) and the bytes already yielded are skipped. The
+   * bytes are NOT verified: hash them and check the digest when the stream ends (a body longer than
+   * the descriptor fails with `DataLoss`). Leaving the loop early cancels the download.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of client.streamBlob(ref, layer, { signal })) hash.update(chunk);
+   * ```
+   */
+  streamBlob(ref: ReferenceLike, descriptor: Descriptor, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
+    return streamBlobChunks(this.ctx, parse(ref), descriptor, options.signal);
   }
 
   /** The size of a blob, from a HEAD request (`NotFound` when the registry lacks it). */

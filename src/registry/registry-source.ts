@@ -67,6 +67,11 @@ export class RegistrySource implements ImageSource {
     return this.client.readBlobVerified(this.parsed, descriptor, options);
   }
 
+  /** A whole blob as a stream of chunks, not verified (see {@link RegistryClient.streamBlob}). */
+  streamBlob(descriptor: Descriptor, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
+    return this.client.streamBlob(this.parsed, descriptor, options);
+  }
+
   /** Uploads a blob to this repository (skipped when present). */
   putBlob(bytes: Uint8Array, options: PutBlobOptions = {}): Promise<Descriptor> {
     return this.client.putBlob(this.parsed, bytes, options);
