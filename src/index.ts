@@ -27,6 +27,7 @@ export type { ImageFsEvent, ImageFsEventListener, LayerHow } from './open/events
 // Sources
 export * from './layout/index.js';
 export * from './registry/index.js';
+export { schema1ToResolvedImage, type Schema1ConversionOptions } from './registry/schema1.js';
 export { openWholeLayer, type WholeLayerOptions } from './layer/whole-layer.js';
 
 // Lazy layers: seekable gzip, the index, and where indexes are kept

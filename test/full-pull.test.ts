@@ -140,10 +140,14 @@ describe('the full pull serves every ineligible image that can be served, throug
     }
   });
 
-  it('schema 1 cannot be served either: InvalidArgument saying so', async () => {
-    const e = await open(bench.schema1Ref).catch((x: unknown) => x);
-    expect(e).toMatchObject({ code: 'InvalidArgument' });
-    expect((e as Error).message).toMatch(/schema 1/);
+  it('schema 1 is served whole: a SCHEMA1_MANIFEST fallback, every layer whole (see schema1-pull.test.ts)', async () => {
+    const { fs, events } = await open(bench.schema1Ref);
+    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ reasons: [expect.objectContaining({ code: 'SCHEMA1_MANIFEST' })] });
+    const layers = events.filter((e) => e.type === 'layer');
+    expect(layers.length).toBeGreaterThan(0);
+    expect(layers.every((e) => e.type === 'layer' && e.mode === 'whole')).toBe(true);
+    expect((await fs.readdir('/')).length).toBeGreaterThan(0);
+    await fs.close();
   });
 
   it('a memory cache works too, and pullImage without a cache holds the tar in memory', async () => {

@@ -4,18 +4,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../src/image/media-types.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
-import { buildImage, dir, file, writeLayout } from '../src/testing/builder/index.js';
+import { buildImage, dir, file, writeLayout, type BuiltImage } from '../src/testing/builder/index.js';
 import { pushSchema1, startRegistry, type PushedSchema1, type TestRegistry } from '../src/testing/registry/index.js';
 
 let reg: TestRegistry;
 let layout: string;
 let pushed: PushedSchema1;
+let built: BuiltImage;
 
 beforeAll(async () => {
   layout = await mkdtemp(join(tmpdir(), 'imagefs-schema1-'));
   reg = await startRegistry({ schema1: true });
-  const image = await buildImage({ layers: [{ entries: [dir('etc/'), file('etc/hostname', 'old\n')] }] });
-  await writeLayout(layout, [{ image, tag: 'v1' }]);
+  built = await buildImage({ layers: [{ entries: [dir('etc/'), file('etc/hostname', 'old\n')] }] });
+  await writeLayout(layout, [{ image: built, tag: 'v1' }]);
   pushed = await pushSchema1(reg, { layoutDir: layout, tag: 'v1', repo: 'old/app' });
 });
 afterAll(async () => {
@@ -37,12 +38,14 @@ describe('Docker schema 1 manifests', () => {
     await src.close();
   });
 
-  it('resolve() refuses them with InvalidArgument and a clear message and fix', async () => {
+  it('resolve() converts them for a whole pull: registry digest, blobSum layers with HEAD sizes, schema1 flag', async () => {
     const src = new RegistrySource(`${reg.host}/old/app:v1`, { authFile: false });
-    const e = await src.resolve().catch((x: unknown) => x);
-    expect(e).toMatchObject({ code: 'InvalidArgument', name: 'RegistryError' });
-    expect((e as Error).message).toMatch(/schema 1/);
-    expect((e as { hint: string }).hint).toMatch(/schema 2 or OCI/);
+    const image = await src.resolve();
+    expect(image.schema1).toBe(true);
+    expect(image.digest).toBe(pushed.digest);
+    expect(image.mediaType).toBe(MediaType.DOCKER_SCHEMA1_SIGNED);
+    expect(image.layers).toEqual([{ mediaType: MediaType.DOCKER_LAYER_GZIP, digest: built.layers[0]!.descriptor.digest, size: built.layers[0]!.descriptor.size }]);
+    expect(image.config.rootfs.diff_ids).toEqual([]);
     await src.close();
   });
 });

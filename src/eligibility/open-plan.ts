@@ -22,7 +22,7 @@ export interface LayerModes {
   report: EligibilityReport;
   /**
    * Positions (0 = base) that must be pulled whole whatever index exists: every layer when the
-   * registry ignores Range, else the layers with a reason other than `SMALL_LAYER` (a small layer
+   * registry ignores Range or the manifest is schema 1, else the layers with a reason other than `SMALL_LAYER` (a small layer
    * with a stored index may still be read lazily).
    */
   whole: Set<number>;
@@ -67,6 +67,8 @@ export async function planLayerModes(source: ImageSource, image: ResolvedImage, 
   });
   for (const r of report.reasons) {
     if (r.position !== undefined && r.code !== 'SMALL_LAYER') whole.add(r.position);
+    // Schema 1 (an image-level reason): every layer whole, whatever index might exist.
+    if (r.code === 'SCHEMA1_MANIFEST') image.layers.forEach((_, position) => whole.add(position));
   }
   if (report.reasons.length > 0) options.onFallback?.(report.reasons);
   return { report, whole };

@@ -64,7 +64,7 @@ export function applyEligibilityRules(facts: EligibilityFacts): EligibilityRepor
   if (isSchema1MediaType(facts.manifestMediaType)) {
     return {
       eligible: false,
-      reasons: [reason('SCHEMA1_MANIFEST', `the manifest is Docker schema 1 (${facts.manifestMediaType}), which cannot be streamed`, 'push the image again as schema 2 or OCI (e.g. `skopeo copy --format oci`)')],
+      reasons: [reason('SCHEMA1_MANIFEST', `the manifest is Docker schema 1 (${facts.manifestMediaType}), which cannot be streamed; every layer is pulled whole`, 'push the image again as schema 2 or OCI (e.g. `skopeo copy --format oci`)')],
       layers: facts.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, mode: 'whole' })),
     };
   }

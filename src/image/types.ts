@@ -69,6 +69,11 @@ export interface ResolvedImage {
   platform: Platform;
   /** The layers, base first (same as `manifest.layers`). */
   layers: Descriptor[];
+  /**
+   * True when the image came from a Docker schema 1 manifest (then `manifest` and `config` are
+   * synthesised, `config.rootfs.diff_ids` is empty, and layers are verified by blob digest only).
+   */
+  schema1?: boolean;
 }
 
 /** Options of {@link ImageSource.resolve}. */

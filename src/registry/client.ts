@@ -72,8 +72,10 @@ export class RegistryClient {
   }
 
   /**
-   * Resolves a reference to one platform's image with its config verified and parsed. Throws
-   * `InvalidArgument` for schema 1 and unsupported manifests, `NotFound` for a missing platform.
+   * Resolves a reference to one platform's image with its config verified and parsed. A Docker
+   * schema 1 manifest is converted (`schema1: true`, layer sizes from HEAD requests, no diff_ids;
+   * see `schema1ToResolvedImage`) so it can be served whole. Throws `InvalidArgument` for
+   * unsupported manifests, `NotFound` for a missing platform.
    */
   resolve(ref: ReferenceLike, options: ResolveOptions = {}): Promise<ResolvedImage> {
     const parsed = parse(ref);

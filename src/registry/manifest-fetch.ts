@@ -2,11 +2,12 @@ import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform, Reso
 import { MANIFEST_ACCEPT } from '../image/media-types.js';
 import { hostPlatform, selectPlatform } from '../image/platform.js';
 import { readAll } from './body.js';
-import { readBlobVerified } from './blob-fetch.js';
+import { readBlobVerified, statBlob } from './blob-fetch.js';
 import { scopeFor, withPullEndpoints, type RegistryContext } from './context.js';
 import { dataLossError, invalidError } from './error-map.js';
 import { identifyManifest, verifyManifestDigest, type FetchedManifest } from './manifest.js';
 import { formatReference, manifestReference, type ImageReference } from './reference.js';
+import { schema1ToResolvedImage } from './schema1.js';
 
 /**
  * Fetches a manifest by tag or digest with an explicit Accept list, verifies its digest (against
@@ -35,30 +36,32 @@ export async function fetchManifest(ctx: RegistryContext, ref: ImageReference, e
   }));
 }
 
-function schema1Error(ref: ImageReference, url: string): Error {
-  return invalidError(
-    `${formatReference(ref)} is a Docker image manifest v2 schema 1, which imagefs does not read (and which is not eligible for lazy streaming)`,
-    url, 're-push the image as Docker schema 2 or OCI, for instance: skopeo copy --format v2s2 docker://SRC docker://DST',
-  );
+/** A schema 1 manifest as a ResolvedImage (layer sizes from HEAD requests). */
+function fromSchema1(ctx: RegistryContext, ref: ImageReference, top: FetchedManifest, reference: string, platform: Platform | undefined, signal?: AbortSignal): Promise<ResolvedImage> {
+  return schema1ToResolvedImage(top, {
+    reference, where: `${ref.registry}/${ref.repository}`, blobSize: (digest) => statBlob(ctx, ref, digest, signal),
+    ...(platform === undefined ? {} : { platform }),
+  });
 }
 
 /**
  * Resolves a reference to one platform's image: follows an index to `platform` (default: the
  * host's), verifies the platform manifest, then downloads, verifies and parses its config.
- * Schema 1 and unsupported manifests are `InvalidArgument`; a missing platform is `NotFound`
+ * A Docker schema 1 manifest is converted ({@link schema1ToResolvedImage}: served whole, no
+ * diff_ids); unsupported manifests are `InvalidArgument`; a missing platform is `NotFound`
  * listing the platforms the index has.
  */
 export async function resolveImage(ctx: RegistryContext, ref: ImageReference, reference: string, platform: Platform | undefined, signal?: AbortSignal): Promise<ResolvedImage> {
   const where = `${ref.registry}/${ref.repository}`;
   let top = await fetchManifest(ctx, ref, undefined, signal);
-  if (top.kind === 'schema1') throw schema1Error(ref, where);
+  if (top.kind === 'schema1') return fromSchema1(ctx, ref, top, reference, platform, signal);
   let indexDigest: string | undefined;
   const wanted = platform ?? hostPlatform();
   if (top.kind === 'index') {
     indexDigest = top.digest;
     const chosen = selectPlatform((top.parsed as ImageIndex).manifests ?? [], wanted, formatReference(ref));
     top = await fetchManifest(ctx, ref, chosen, signal);
-    if (top.kind === 'schema1') throw schema1Error(ref, where);
+    if (top.kind === 'schema1') return { ...(await fromSchema1(ctx, ref, top, reference, undefined, signal)), indexDigest };
     if (top.kind !== 'manifest') throw invalidError(`the index entry for ${chosen.digest} is not an image manifest (${top.mediaType})`, where);
   }
   const manifest = top.parsed as ImageManifest;

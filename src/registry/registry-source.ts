@@ -46,7 +46,7 @@ export class RegistrySource implements ImageSource {
     this.client = client ?? new RegistryClient(clientOptions);
   }
 
-  /** Resolves to the platform image (host platform by default); schema 1 is InvalidArgument. */
+  /** Resolves to the platform image (host platform by default); schema 1 is converted (`schema1: true`). */
   resolve(options: ResolveOptions = {}): Promise<ResolvedImage> {
     return this.client.resolve(this.parsed, options).then((image) => ({ ...image, reference: this.reference }));
   }

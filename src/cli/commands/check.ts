@@ -30,7 +30,7 @@ export function checkJson(report: EligibilityReport): CheckJson {
 }
 
 /** Reasons that stop imagefs from serving the image at all, even whole. */
-const UNSERVABLE = new Set(['SCHEMA1_MANIFEST', 'ENCRYPTED_LAYER', 'UNSUPPORTED_MEDIA_TYPE']);
+const UNSERVABLE = new Set(['ENCRYPTED_LAYER', 'UNSUPPORTED_MEDIA_TYPE']);
 
 function reasonLines(r: EligibilityReason, bullet: string): string[] {
   const where = r.layer === undefined ? 'the whole image' : `layer ${r.position ?? '?'} (${r.layer})`;
