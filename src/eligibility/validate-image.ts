@@ -20,7 +20,9 @@ function checkDescriptorShape(descriptor: Descriptor, where: string): void {
 /**
  * Checks what a full pull and the eligibility rules rely on, whichever source resolved the image:
  * every layer descriptor has a sha256/sha512 digest, a byte size and a media type; the config
- * lists exactly one diff_id per layer and each is a valid digest.
+ * lists exactly one diff_id per layer and each is a valid digest. An image converted from a Docker
+ * schema 1 manifest (`schema1: true`) has no diff_ids at all and is accepted without them (its
+ * layers are still checked against their blob digests when downloaded).
  *
  * What it does not check (the downloads do, with `DataLoss`): that blobs match their digest and
  * that descriptor sizes are true.
@@ -38,6 +40,8 @@ export function validateResolvedImage(image: ResolvedImage): void {
   image.layers.forEach((layer, i) => checkDescriptorShape(layer, `layer ${i} of ${manifest}`));
   const configWhere = `config ${image.manifest.config.digest} of ${manifest}`;
   const diffIds = image.config.rootfs?.diff_ids;
+  // Schema 1 has no diff_ids: its synthesised config lists none, and layers are verified by blob digest only.
+  if (image.schema1 === true && Array.isArray(diffIds) && diffIds.length === 0) return;
   if (!Array.isArray(diffIds)) {
     throw invalidArgument(`${configWhere} has no rootfs.diff_ids`, { subject: image.manifest.config.digest, hint: HINT });
   }

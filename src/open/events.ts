@@ -26,6 +26,8 @@ export type LayerHow =
   | 'index'
   /** An index was built on the fly from a full read (then used for random access). */
   | 'indexed-now'
+  /** Read lazily through the layer's own eStargz TOC (verified against its toc.digest annotation). */
+  | 'estargz'
   /** Downloaded whole and verified (a small layer, an ineligible image, `mode: 'full'`). */
   | 'whole';
 

@@ -5,6 +5,7 @@ import type { Descriptor, ImageSource, ResolvedImage } from '../image/types.js';
 import { IndexStore } from '../index-store/index-store.js';
 import type { LocalIndexCache } from '../index-store/local-index-cache.js';
 import type { IndexRegistry } from '../index-store/registry-indexes.js';
+import { isEstargzLayer, openEstargzLayer } from '../estargz/estargz-layer.js';
 import { buildIndex, notIndexableReason } from '../layer/build-index.js';
 import { openIndexedLayer } from '../layer/indexed-layer.js';
 import { openWholeLayer } from '../layer/whole-layer.js';
@@ -86,6 +87,7 @@ export async function openLayers(
     const whole = async (): Promise<{ layer: LayerContent; how: LayerHow }> =>
       ({ layer: await openWholeLayer(source, descriptor, { ...(diffId === undefined ? {} : { diffId }), ...(options.cache === undefined ? {} : { cache: options.cache }), ...signal }), how: 'whole' });
     if (!auto || options.wholeLayers?.has(position) === true || notIndexableReason(descriptor) !== undefined || (descriptor.urls?.length ?? 0) > 0) return whole();
+    if (isEstargzLayer(descriptor)) return { layer: await openEstargzLayer(source, descriptor, signal), how: 'estargz' };
     const found = await store.find(image.digest, descriptor, signal);
     if (found !== undefined) return { layer: await openIndexedLayer(source, descriptor, found.index, signal), how: 'index' };
     if (options.indexing !== 'on-the-fly' || descriptor.size < minLazy) return whole();

@@ -20,3 +20,4 @@ export * from './schema1.js';
 export * from './disk-tree.js';
 export * from './compare-trees.js';
 export * from './kitchen-sink.js';
+export * from './estargz.js';
