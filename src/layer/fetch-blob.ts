@@ -169,6 +169,16 @@ async function diagnoseSize(source: ImageSource, descriptor: Descriptor, error: 
   });
 }
 
+/** Options of {@link verifiedBlobChunks}. */
+export interface VerifiedChunksOptions extends ReadOptions {
+  /**
+   * Hash the bytes and check the digest at the end. Default true. Pass false only when every byte
+   * also goes to something that verifies the digest before anything is published (a cache
+   * writer keyed by the digest): the size is still checked, the digest is then the caller's.
+   */
+  hash?: boolean;
+}
+
 /** Bytes read at a time from a layout file by {@link verifiedBlobChunks}. */
 const FILE_CHUNK = 4 << 20;
 
@@ -182,7 +192,7 @@ const FILE_CHUNK = 4 << 20;
  *
  * @param source - where the blob is.
  * @param descriptor - its descriptor.
- * @param options - an AbortSignal.
+ * @param options - an AbortSignal; `hash: false` when the consumer verifies the digest itself.
  * @throws ImageError `DataLoss` for a digest or size mismatch (after the last chunk), whatever the
  *   source throws.
  * @example
@@ -191,19 +201,21 @@ const FILE_CHUNK = 4 << 20;
  * await writer.commit(); // reached only when the digest matched
  * ```
  */
-export async function* verifiedBlobChunks(source: ImageSource, descriptor: Descriptor, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+export async function* verifiedBlobChunks(source: ImageSource, descriptor: Descriptor, options: VerifiedChunksOptions = {}): AsyncGenerator<Uint8Array> {
   const subject = `layer ${descriptor.digest}`;
   const { algorithm } = parseDigest(descriptor.digest, subject);
+  const hashing = options.hash ?? true;
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
   if ((descriptor.urls?.length ?? 0) > 0 || (!canStream(source) && canReadVerified(source))) {
-    yield await fetchVerifiedBlob(source, descriptor, options);
+    yield await fetchVerifiedBlob(source, descriptor, signal);
     return;
   }
   const hash = createHash(algorithm);
   let got = 0;
   if (canStream(source)) {
     try {
-      for await (const chunk of source.streamBlob(descriptor, options)) {
-        hash.update(chunk);
+      for await (const chunk of source.streamBlob(descriptor, signal)) {
+        if (hashing) hash.update(chunk);
         got += chunk.length;
         yield chunk;
       }
@@ -211,13 +223,13 @@ export async function* verifiedBlobChunks(source: ImageSource, descriptor: Descr
       throw await diagnoseSize(source, descriptor, error);
     }
   } else {
-    const blob = await source.openBlob(descriptor, options);
+    const blob = await source.openBlob(descriptor, signal);
     try {
       if (blob.size !== descriptor.size) {
         throw dataLoss(`blob ${descriptor.digest} has ${blob.size} bytes, its descriptor says ${descriptor.size}`, { subject: descriptor.digest, hint: 'the source holds another blob; copy the image again' });
       }
       for await (const chunk of readChunks(blob, FILE_CHUNK, options.signal)) {
-        hash.update(chunk);
+        if (hashing) hash.update(chunk);
         got += chunk.length;
         yield chunk;
       }
@@ -225,9 +237,10 @@ export async function* verifiedBlobChunks(source: ImageSource, descriptor: Descr
       await blob.close?.();
     }
   }
-  const actual = `${algorithm}:${hash.digest('hex')}`;
+  const actual = hashing ? `${algorithm}:${hash.digest('hex')}` : descriptor.digest;
   if (got !== descriptor.size || actual !== descriptor.digest) {
-    throw dataLoss(`${subject} does not match its descriptor: expected ${descriptor.digest} (${descriptor.size} bytes), got ${actual} (${got} bytes)`, {
+    const sizes = got === descriptor.size ? '' : ` (${got} bytes where its descriptor says ${descriptor.size})`;
+    throw dataLoss(`${subject} does not match its digest: expected ${descriptor.digest}, got ${actual}${sizes}`, {
       subject: descriptor.digest,
       hint: 'the content is corrupt or was altered; fetch or copy the image again',
     });

@@ -22,8 +22,9 @@ export interface PullImageOptions {
 
 /**
  * The full pull: downloads every layer of a resolved image whole, in parallel (bounded by
- * `concurrency`), each verified against its digest before it is decompressed and against its
- * diff_id before it is served, through the cache when there is one. The image is validated first
+ * `concurrency`), each in one pass (streamed, stored, decompressed and hashed at once; see
+ * {@link openWholeLayer}) and verified against its digest and its diff_id before anything is
+ * committed or served, through the cache when there is one. The image is validated first
  * (one diff_id per layer, known digest algorithms). On any failure the layers already opened are
  * closed and the first error is thrown; a mismatch leaves nothing in the cache.
  *

@@ -9,12 +9,12 @@ import { dataLoss } from '../errors/image-fs-error.js';
 import { isEncryptedLayer, layerCompression, type LayerCompression } from '../image/media-types.js';
 import { parseDigest } from '../image/digest.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
-import { BufferSource, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
+import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
 import type { TarEntry } from '../tar/entry.js';
 import { TarStreamParser } from '../tar/parser.js';
 import { ChunkListSource } from './chunk-list-source.js';
 import { decompressStream } from './decompress-stream.js';
-import { fetchVerifiedBlob } from './fetch-blob.js';
+import { pullLayerOnePass } from './one-pass-pull.js';
 import type { LayerContent } from './types.js';
 
 /** Options of {@link openWholeLayer}. */
@@ -83,15 +83,17 @@ class EntryCollector {
 }
 
 /**
- * Reads a layer whole: downloads (or reads) the entire blob, verifies it against the
- * descriptor's digest, decompresses it as a stream (gzip with any number of members, zstd, or
- * none), verifies the uncompressed bytes against `diffId` when given, and parses its tar
- * entries. Foreign layers with `urls` are downloaded from those URLs.
+ * Reads a layer whole, in one pass: streams the entire blob (registry body, layout file, or a
+ * foreign layer's `urls`), and as the bytes arrive stores them in the cache, decompresses them
+ * (gzip with any number of members, zstd, or none), stores and hashes the uncompressed tar and
+ * parses its entries. The blob is verified against the descriptor's digest and size at the end of
+ * the stream, the tar against `diffId` when given; only then is anything committed or served.
  *
- * Nothing is served before it is verified: a digest mismatch fails before decompression, and the
- * layer is returned only once the diff_id matches (a mismatch is reported before any tar error).
- * With `cache`, both the blob and the tar go through the cache, whose commit verifies them: a
- * mismatch leaves nothing behind.
+ * Nothing is served before it is verified: a digest mismatch is reported in preference to a
+ * decompression error, and a diff_id mismatch before any tar error. With `cache`, the blob (under
+ * its digest) and the tar (`layer-tar/<digest>`) are committed only when both check out; a
+ * mismatch leaves nothing behind. A cached tar is served without a download; a cached blob is
+ * decompressed from the cache.
  *
  * @param source - where the blob comes from.
  * @param descriptor - the layer descriptor from the manifest.
@@ -116,15 +118,15 @@ export async function openWholeLayer(source: ImageSource, descriptor: Descriptor
 async function openInMemory(source: ImageSource, descriptor: Descriptor, compression: LayerCompression, options: WholeLayerOptions): Promise<LayerContent> {
   const subject = `layer ${descriptor.digest}`;
   const signal = options.signal === undefined ? {} : { signal: options.signal };
-  const compressed = await fetchVerifiedBlob(source, descriptor, signal);
   const diffHash = options.diffId === undefined ? undefined : createHash(parseDigest(options.diffId, `diff_id of ${subject}`).algorithm);
   const chunks: Uint8Array[] = [];
   const collector = new EntryCollector(descriptor);
-  await decompressStream(new BufferSource(compressed), compression, async (chunk) => {
+  // One pass: download (verified against the digest when the stream ends), decompress, hash, parse.
+  await pullLayerOnePass(source, descriptor, compression, async (chunk) => {
     chunks.push(chunk);
     diffHash?.update(chunk);
     collector.push(chunk);
-  }, { subject, ...signal });
+  }, signal);
   if (diffHash !== undefined) {
     const algorithm = options.diffId!.slice(0, options.diffId!.indexOf(':'));
     const actual = `${algorithm}:${diffHash.digest('hex')}`;
@@ -136,7 +138,7 @@ async function openInMemory(source: ImageSource, descriptor: Descriptor, compres
     }
   }
   const entries = collector.finish();
-  return new WholeLayer(descriptor, entries, compression === 'none' ? new BufferSource(compressed) : new ChunkListSource(chunks));
+  return new WholeLayer(descriptor, entries, new ChunkListSource(chunks));
 }
 
 function defaultFallback(cache: BlobCache): number {
@@ -153,20 +155,41 @@ async function openThroughCache(
   let data = await cache.get(tarKey, signal);
   let collected: EntryCollector | undefined;
   if (data === undefined) {
-    const blob = await getOrFetch(cache, descriptor.digest, async (writer, fetchSignal) => {
-      await writer.write(await fetchVerifiedBlob(source, descriptor, { signal: fetchSignal }));
-    }, { expectedSize: descriptor.size, fallbackMaxBytes, ...signal });
-    try {
-      data = await getOrFetch(cache, tarKey, async (writer, fetchSignal) => {
-        const collector = new EntryCollector(descriptor);
-        await decompressStream(blob, compression, async (chunk) => {
-          await writer.write(chunk);
-          collector.push(chunk);
-        }, { subject, signal: fetchSignal });
-        collected = collector;
-      }, { ...(options.diffId === undefined ? {} : { expectedDigest: options.diffId }), fallbackMaxBytes, ...signal });
-    } finally {
-      await blob.close?.();
+    const tarOptions = { ...(options.diffId === undefined ? {} : { expectedDigest: options.diffId }), fallbackMaxBytes, ...signal };
+    const blob = await cache.get(descriptor.digest, signal);
+    if (blob !== undefined) {
+      // The blob is cached (verified when it was written): decompress it from there.
+      try {
+        data = await getOrFetch(cache, tarKey, async (writer, fetchSignal) => {
+          const collector = new EntryCollector(descriptor);
+          await decompressStream(blob, compression, async (chunk) => {
+            await writer.write(chunk);
+            collector.push(chunk);
+          }, { subject, signal: fetchSignal });
+          collected = collector;
+        }, tarOptions);
+      } finally {
+        await blob.close?.();
+      }
+    } else {
+      // One pass: download, store the blob, decompress into the tar entry, parse. The blob is
+      // committed (verifying its digest) once it decompressed cleanly, then the tar (verifying the
+      // diff_id); on any failure the blob is deleted again (it may have been committed before the
+      // tar failed or the tar's decompression failed), so a failure leaves nothing.
+      try {
+        data = await getOrFetch(cache, tarKey, async (writer, fetchSignal) => {
+          const blobWriter = await cache.create(descriptor.digest, { expectedSize: descriptor.size });
+          const collector = new EntryCollector(descriptor);
+          await pullLayerOnePass(source, descriptor, compression, async (chunk) => {
+            await writer.write(chunk);
+            collector.push(chunk);
+          }, { blobWriter, signal: fetchSignal });
+          collected = collector;
+        }, tarOptions);
+      } catch (error) {
+        await cache.delete(descriptor.digest).catch(() => {});
+        throw error;
+      }
     }
   }
   try {
