@@ -149,3 +149,17 @@ describe('openWholeLayer over an OCI layout', () => {
     await source.close();
   });
 });
+
+describe('whole layer entries after the merge', () => {
+  it('hands the gathered entries over once, then parses them again from the verified tar', async () => {
+    const blob = await compress(TAR, 'gzip');
+    const { source, descriptor } = layerOf(blob, MediaType.OCI_LAYER_GZIP);
+    const layer = await openWholeLayer(source, descriptor);
+    const first = await layer.entries();
+    const second = await layer.entries();
+    expect(second).not.toBe(first);
+    expect(second).toEqual(first);
+    expect(first.map((e) => e.path)).toEqual(RECORDS.map((r) => r.path));
+    await layer.close();
+  });
+});

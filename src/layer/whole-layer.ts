@@ -213,12 +213,19 @@ class WholeLayer implements LayerContent {
   readonly mode = 'whole' as const;
   constructor(
     readonly descriptor: Descriptor,
-    private readonly list: readonly TarEntry[],
+    private list: readonly TarEntry[] | undefined,
     readonly data: ReadAtSource,
   ) {}
 
-  async entries(_options?: ReadOptions): Promise<readonly TarEntry[]> {
-    return this.list;
+  /**
+   * The entries gathered while the layer was read, handed over once and then forgotten (the merge
+   * needs them once; keeping every layer's table after it would cost memory for nothing). A later
+   * call parses them again from the verified tar.
+   */
+  async entries(options?: ReadOptions): Promise<readonly TarEntry[]> {
+    const list = this.list;
+    this.list = undefined;
+    return list ?? entriesOf(this.data, this.descriptor, undefined, options?.signal);
   }
 
   async close(): Promise<void> {
