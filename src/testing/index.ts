@@ -8,3 +8,4 @@
 export * from './builder/index.js';
 export * from './registry/index.js';
 export { runCacheConformance, fixtureBytes, ESCAPING_KEYS, type ConformanceOptions, type ConformanceExpect } from './cache-conformance.js';
+export { validateIndex } from './validate-index.js';
