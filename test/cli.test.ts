@@ -2,24 +2,17 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, copyFile, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/run.js';
 import { buildImage, buildImageIndex, dir, file, randomBytes, runTool, type BuiltImage } from '../src/testing/builder/index.js';
 import { BINARY_SIZE, layoutWith, singleLayerImage, tempDir } from './layout-fixtures.js';
+import { runCliCapture } from './helpers/run-cli.js';
 
 interface Result { code: number; stdout: Buffer; stderr: string }
 
 /** Runs the CLI in this process. */
 async function cli(...argv: string[]): Promise<Result> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const chunks: Buffer[] = [];
-  const errChunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.push(c));
-  err.on('data', (c: Buffer) => errChunks.push(c));
-  const code = await runCli(argv, { stdout: out, stderr: err, env: { HOME: '/nonexistent' } });
-  return { code, stdout: Buffer.concat(chunks), stderr: Buffer.concat(errChunks).toString() };
+  const r = await runCliCapture(...argv);
+  return { code: r.code, stdout: r.stdoutBytes, stderr: r.stderr };
 }
 
 let bundle: string;

@@ -1,15 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/run.js';
 import { analyzeEligibility } from '../src/eligibility/analyze.js';
 import { EMPTY_GZIP_LAYER_DIGEST } from '../src/eligibility/rules.js';
 import { MediaType } from '../src/image/media-types.js';
 import { hasZstdChunkedAnnotation } from '../src/eligibility/zstd-seekable.js';
 import { writeLayout } from '../src/testing/builder/index.js';
 import { startBench, type Bench, type CaseName } from './eligibility-fixture.js';
+import { runCliCapture } from './helpers/run-cli.js';
 
 let bench: Bench;
 const KiB = 1024;
@@ -21,18 +20,8 @@ afterAll(async () => {
   await bench?.stop();
 });
 
-interface Result { code: number; stdout: string; stderr: string }
 
-async function cli(...argv: string[]): Promise<Result> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  out.on('data', (c: Buffer) => o.push(c));
-  err.on('data', (c: Buffer) => e.push(c));
-  const code = await runCli(argv, { stdout: out, stderr: err, env: { HOME: '/nonexistent' } });
-  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
-}
+const cli = runCliCapture;
 
 const api = (ref: string) => analyzeEligibility(ref, { authFile: false, minLazyLayerSize: KiB });
 const codes = (r: { reasons: Array<{ code: string }> }): string[] => r.reasons.map((x) => x.code);

@@ -5,10 +5,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/run.js';
 import { ImageFsError } from '../src/errors/image-fs-error.js';
 import { MediaType } from '../src/image/media-types.js';
 import { SOCI_INDEX_ARTIFACT_TYPE } from '../src/index-store/media-types.js';
@@ -22,6 +20,7 @@ import { BufferSource } from '../src/source/read-at.js';
 import { buildImage, dir, file, writeLayout, contentBytes, type BuiltImage } from '../src/testing/builder/index.js';
 import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
 import { tempDir } from './layout-fixtures.js';
+import { runCliCapture } from './helpers/run-cli.js';
 
 const SPAN = 256 * 1024;
 const PLATFORM = { os: 'linux', architecture: 'amd64' };
@@ -33,17 +32,7 @@ let image: BuiltImage;
 let reg: TestRegistry;
 let proxy: FaultProxy;
 
-interface CliResult { code: number; stdout: string; stderr: string }
-async function cli(...argv: string[]): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  out.on('data', (c: Buffer) => o.push(c));
-  err.on('data', (c: Buffer) => e.push(c));
-  const code = await runCli(argv, { stdout: out, stderr: err, env: { HOME: '/nonexistent' } });
-  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
-}
+const cli = runCliCapture;
 
 function blobPath(digest: string): string {
   const hex = digest.slice('sha256:'.length);

@@ -2,7 +2,7 @@
  * Building a seekable gzip index in one streaming pass: the heart of lazy layer reading.
  * @module
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { dataLoss, ImageFsError, throwIfAborted } from '../errors/image-fs-error.js';
 import { MAX_WINDOW_SIZE } from '../index/checkpoint.js';
@@ -10,6 +10,7 @@ import { findBitOffset } from './bit-offset-trial.js';
 import type { Checkpoint, GzipIndex } from './checkpoint.js';
 import { crc32 } from './crc32.js';
 import { GZIP_TRAILER_SIZE, parseGzipHeader, readGzipTrailer } from './gzip-member.js';
+import type { CompressedHashSink } from './hash-offload.js';
 import { InflateDataError, NativeInflater } from './native-inflate.js';
 import { SegmentList } from './segment-list.js';
 
@@ -20,6 +21,8 @@ const TRUTH_SIZE = 1024;
 const MIN_TRUTH = 64;
 const TRIAL_INPUT_MAX = 64 * 1024;
 const OUT_BUFFER_SIZE = 1024 * 1024;
+/** With `reuseOutput`, at most this many filled output buffers wait to be reused. */
+const MAX_SPARE_OUT = 8;
 /**
  * Smaller pushes are gathered up to this size before inflating: a block boundary that falls
  * exactly at the end of the input zlib was given looks like "input exhausted" and cannot be used,
@@ -31,14 +34,29 @@ const MIN_FEED = 16 * 1024;
 export interface GzipIndexBuilderOptions {
   /** Target uncompressed bytes between checkpoints (a checkpoint goes at the first block boundary past it). Default 4 MiB. */
   span?: number;
-  /** Receives the uncompressed stream, in order. Chunks are fresh memory, never reused: keep them if you like. */
+  /**
+   * Receives the uncompressed stream, in order. Chunks are fresh memory, never reused, so they may
+   * be kept — unless `reuseOutput` is set.
+   */
   onOutput?: (chunk: Uint8Array) => void;
+  /**
+   * Let the builder recycle its output buffers: a chunk given to `onOutput` is valid only during
+   * that call (copy what you keep). Saves allocating (and collecting) one buffer per MiB of
+   * output. Default false.
+   */
+  reuseOutput?: boolean;
   /** Put a checkpoint at every gzip member start, not only when a span is due (eStargz-like blobs). Default false. */
   checkpointEveryMember?: boolean;
   /** `sha256:<hex>` the whole blob must have (the layer digest); `finish()` throws `DataLoss` otherwise. */
   expectedDigest?: string;
   /** Names the blob in error messages (e.g. the layer digest). */
   subject?: string;
+  /**
+   * Hash the compressed bytes elsewhere (buildIndex's worker): the builder then computes neither
+   * the blob digest nor span digests (`finish()` returns `digest: ''` and no span digests) and
+   * `expectedDigest` must be absent; the caller verifies. @internal
+   */
+  hashSink?: CompressedHashSink;
 }
 
 /** Counters of a build, for diagnostics and benchmarks. */
@@ -86,7 +104,7 @@ interface Pending {
 export class GzipIndexBuilder {
   private readonly span: number;
   private readonly options: GzipIndexBuilderOptions;
-  private readonly sha = createHash('sha256');
+  private readonly sha: Hash | undefined;
   private readonly input = new SegmentList(0);
   private readonly output = new SegmentList(0);
   private readonly checkpoints: Checkpoint[] = [];
@@ -103,8 +121,10 @@ export class GzipIndexBuilder {
   private readonly trailer = new Uint8Array(GZIP_TRAILER_SIZE);
   private trailerFill = 0;
   private pending: Pending | undefined;
-  private outBuf = Buffer.allocUnsafe(0);
+  private outBuf: Buffer = Buffer.allocUnsafe(0);
   private outPos = 0;
+  /** With `reuseOutput`: filled output buffers and the uncompressed offset just past their data. */
+  private spareOut: { buf: Buffer; end: number }[] = [];
   private small: Uint8Array[] = [];
   private smallBytes = 0;
   private failure: unknown;
@@ -116,8 +136,12 @@ export class GzipIndexBuilder {
   constructor(options: GzipIndexBuilderOptions = {}) {
     const span = options.span ?? DEFAULT_SPAN;
     if (!Number.isSafeInteger(span) || span < 1) throw new TypeError(`options.span must be a positive integer (bytes), got ${span}`);
+    if (options.hashSink !== undefined && options.expectedDigest !== undefined) {
+      throw new TypeError('options.expectedDigest cannot be checked when options.hashSink hashes the blob');
+    }
     this.span = span;
     this.options = options;
+    this.sha = options.hashSink === undefined ? createHash('sha256') : undefined;
   }
 
   /** Compressed bytes pushed so far. */
@@ -157,7 +181,8 @@ export class GzipIndexBuilder {
 
   private process(chunk: Uint8Array): void {
     const chunkStart = this.totalIn;
-    this.sha.update(chunk);
+    if (this.sha === undefined) this.options.hashSink?.update(chunk);
+    else this.sha.update(chunk);
     this.input.append(chunk);
     this.totalIn += chunk.length;
     try {
@@ -193,7 +218,7 @@ export class GzipIndexBuilder {
       throw this.failure;
     }
     this.closeSpan(this.totalIn);
-    const digest = `sha256:${this.sha.digest('hex')}`;
+    const digest = this.sha === undefined ? '' : `sha256:${this.sha.digest('hex')}`;
     if (this.options.expectedDigest !== undefined && this.options.expectedDigest !== digest) {
       this.failure = this.corrupt(`the blob's digest is ${digest}, not ${this.options.expectedDigest}`);
       throw this.failure;
@@ -247,10 +272,7 @@ export class GzipIndexBuilder {
     let off = pos;
     let len = chunk.length - pos;
     while (len > 0) {
-      if (this.outPos === this.outBuf.length) {
-        this.outBuf = Buffer.allocUnsafe(OUT_BUFFER_SIZE);
-        this.outPos = 0;
-      }
+      if (this.outPos === this.outBuf.length) this.nextOutBuffer();
       const step = inflater.write(zlib.constants.Z_BLOCK, chunk, off, len, this.outBuf, this.outPos, this.outBuf.length - this.outPos);
       off += step.consumed;
       len -= step.consumed;
@@ -267,8 +289,30 @@ export class GzipIndexBuilder {
       }
       if (step.availIn > 0 && step.availOut > 0) this.boundary();
     }
-    const keep = Math.min(this.totalOut - WINDOW_SIZE, this.pending?.uncompressedOffset ?? Infinity);
-    this.output.dropBefore(keep);
+    this.dropOutput();
+  }
+
+  /** Forgets output no longer needed for windows and truths. */
+  private dropOutput(): void {
+    this.output.dropBefore(Math.min(this.totalOut - WINDOW_SIZE, this.pending?.uncompressedOffset ?? Infinity));
+  }
+
+  /** Switches to an empty output buffer: a recycled one nothing refers to any more, or a new one. */
+  private nextOutBuffer(): void {
+    this.outPos = 0;
+    if (this.options.reuseOutput !== true) {
+      this.outBuf = Buffer.allocUnsafe(OUT_BUFFER_SIZE);
+      return;
+    }
+    if (this.outBuf.length > 0) this.spareOut.push({ buf: this.outBuf, end: this.totalOut });
+    this.dropOutput();
+    const free = this.spareOut.findIndex((s) => s.end <= this.output.start);
+    if (free >= 0) {
+      this.outBuf = (this.spareOut.splice(free, 1)[0] as { buf: Buffer }).buf;
+    } else {
+      this.outBuf = Buffer.allocUnsafe(OUT_BUFFER_SIZE);
+      if (this.spareOut.length > MAX_SPARE_OUT) this.spareOut.shift(); // still referenced; let GC have it later
+    }
   }
 
   private emit(produced: number): void {
@@ -319,6 +363,10 @@ export class GzipIndexBuilder {
   /** Hashes the span of the last checkpoint, up to `end`. */
   private closeSpan(end: number): void {
     const last = this.checkpoints[this.checkpoints.length - 1] as Checkpoint;
+    if (this.options.hashSink !== undefined) {
+      this.options.hashSink.span(last.compressedOffset, end);
+      return;
+    }
     const hash = createHash('sha256');
     this.input.hash(last.compressedOffset, end, hash);
     this.spanDigests.push(new Uint8Array(hash.digest()));

@@ -67,7 +67,7 @@ export class FileSource implements ReadAtSource {
     checkRange(this.size, offset, length);
     const handle = this.handle;
     if (handle === undefined) throw new Error(`FileSource ${this.path} is closed`);
-    const out = new Uint8Array(length);
+    const out = Buffer.allocUnsafe(length); // every byte is overwritten below, or the read fails
     let done = 0;
     while (done < length) {
       throwIfAborted(options?.signal);
