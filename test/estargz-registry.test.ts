@@ -11,7 +11,7 @@ import type { ImageFsEvent } from '../src/open/events.js';
 import {
   buildImage, charDevice, contentBytes, dir, file, hardlink, symlink, writeEstargz, writeLayout, type BuiltImage, type EstargzBlob, type TarRecord,
 } from '../src/testing/builder/index.js';
-import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry, storedBlobPath } from '../src/testing/registry/index.js';
 import { tempDir } from './layout-fixtures.js';
 
 const PLATFORM = { os: 'linux', architecture: 'amd64' };
@@ -36,10 +36,7 @@ let proxy: FaultProxy;
 let es: EstargzBlob;
 let good: BuiltImage;
 
-function blobPath(digest: string): string {
-  const hex = digest.slice('sha256:'.length);
-  return join(reg.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
-}
+const blobPath = (digest: string): string => storedBlobPath(reg.storageDir, digest);
 
 async function imageWith(estargz: EstargzBlob, annotation: string, name: string): Promise<BuiltImage> {
   const image = await buildImage({

@@ -8,13 +8,13 @@ import { MemoryCache } from '../src/cache/memory-cache.js';
 import type { ImageFs } from '../src/fs/image-fs.js';
 import type { Descriptor, ImageSource } from '../src/image/types.js';
 import { pullImage } from '../src/layer/full-pull.js';
-import { layerTarKey, openWholeLayer } from '../src/layer/whole-layer.js';
+import { layerTarKey } from '../src/layer/whole-layer.js';
 import { ChunkListSource } from '../src/layer/chunk-list-source.js';
 import type { ImageFsEvent } from '../src/open/events.js';
 import { openImage, type OpenImageOptions } from '../src/open/open-image.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { buildImage, contentBytes, dir, file, jsonBytes } from '../src/testing/builder/index.js';
-import { pushBlob } from '../src/testing/registry/index.js';
+import { pushBlob, storedBlobPath } from '../src/testing/registry/index.js';
 import { pushBuilt, startBench, type Bench, type CaseName } from './eligibility-fixture.js';
 
 let bench: Bench;
@@ -175,7 +175,7 @@ describe('a digest mismatch during the full pull', () => {
     ] });
     await pushBuilt(bench.reg, 'elig/corrupt', 'v1', image);
     const bad = image.layers[1]!.descriptor.digest.slice(7);
-    const blobFile = join(bench.reg.storageDir, 'docker/registry/v2/blobs/sha256', bad.slice(0, 2), bad, 'data');
+    const blobFile = storedBlobPath(bench.reg.storageDir, bad);
     const bytes = await readFile(blobFile);
     bytes[bytes.length >> 1] ^= 0xff; // same size, other bytes
     await writeFile(blobFile, bytes);

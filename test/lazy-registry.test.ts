@@ -18,7 +18,7 @@ import { referrersTag } from '../src/registry/referrers.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { BufferSource } from '../src/source/read-at.js';
 import { buildImage, dir, file, writeLayout, contentBytes, type BuiltImage } from '../src/testing/builder/index.js';
-import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry, storedBlobPath } from '../src/testing/registry/index.js';
 import { tempDir } from './layout-fixtures.js';
 import { runCliCapture } from './helpers/run-cli.js';
 
@@ -34,10 +34,7 @@ let proxy: FaultProxy;
 
 const cli = runCliCapture;
 
-function blobPath(digest: string): string {
-  const hex = digest.slice('sha256:'.length);
-  return join(reg.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
-}
+const blobPath = (digest: string): string => storedBlobPath(reg.storageDir, digest);
 
 beforeAll(async () => {
   tmp = await tempDir('lazy-registry');

@@ -15,7 +15,7 @@ import { schema1ToResolvedImage } from '../src/registry/schema1.js';
 import {
   buildImage, buildSchema1Manifest, contentBytes, dir, file, hardlink, symlink, whiteout, opaque, writeLayout, type BuiltImage,
 } from '../src/testing/builder/index.js';
-import { pushSchema1, startRegistry, type PushedSchema1, type TestRegistry } from '../src/testing/registry/index.js';
+import { pushSchema1, startRegistry, type PushedSchema1, type TestRegistry, storedBlobPath } from '../src/testing/registry/index.js';
 
 let reg: TestRegistry;
 let tmp: string;
@@ -41,7 +41,7 @@ beforeAll(async () => {
   await writeLayout(join(tmp, 'bad'), [{ image: bad, tag: 'v1' }]);
   await pushSchema1(reg, { layoutDir: join(tmp, 'bad'), tag: 'v1', repo: 'old/bad' });
   const hex = bad.layers[0]!.descriptor.digest.slice('sha256:'.length);
-  const path = join(reg.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  const path = storedBlobPath(reg.storageDir, hex);
   const bytes = await readFile(path);
   bytes[bytes.length >> 1] ^= 0xff; // same size, other digest
   await writeFile(path, bytes);

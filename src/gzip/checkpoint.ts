@@ -90,3 +90,18 @@ export function spanRange(positions: readonly Checkpoint[], compressedSize: numb
   const end = next === undefined ? compressedSize : next.compressedOffset + (next.bitOffset > 0 ? 1 : 0);
   return { start: cp.compressedOffset, end };
 }
+
+/**
+ * The span holding uncompressed `offset`: the index of the last checkpoint at or before it
+ * (binary search; `positions` are in increasing offset order, the first at 0).
+ */
+export function spanAt(positions: readonly Checkpoint[], offset: number): number {
+  let lo = 0;
+  let hi = positions.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (positions[mid]!.uncompressedOffset <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

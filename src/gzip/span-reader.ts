@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { dataLoss, throwIfAborted } from '../errors/image-fs-error.js';
 import { checkRange, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
-import { gzipSpanIndex, spanRange, type GzipIndex, type GzipSpanIndex } from './checkpoint.js';
+import { gzipSpanIndex, spanAt, spanRange, type GzipIndex, type GzipSpanIndex } from './checkpoint.js';
 import { inflateFrom } from './inflate-from.js';
 
 /** Options of {@link GzipSpanReader}. */
@@ -62,8 +62,8 @@ export class GzipSpanReader implements ReadAtSource {
     checkRange(this.size, offset, length);
     if (length === 0) return new Uint8Array(0);
     const { positions, compressedSize } = this.index;
-    const first = this.spanAt(offset);
-    const last = this.spanAt(offset + length - 1);
+    const first = spanAt(this.index.positions, offset);
+    const last = spanAt(this.index.positions, offset + length - 1);
     const start = spanRange(positions, compressedSize, first).start;
     const end = spanRange(positions, compressedSize, last).end;
     const compressed = await this.blob.readAt(start, end - start, options);
@@ -82,18 +82,6 @@ export class GzipSpanReader implements ReadAtSource {
     await this.blob.close?.();
   }
 
-  /** The index of the last checkpoint at or before uncompressed `offset`. */
-  private spanAt(offset: number): number {
-    const { positions } = this.index;
-    let lo = 0;
-    let hi = positions.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (positions[mid]!.uncompressedOffset <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
 
   private verifySpan(i: number, compressed: Uint8Array, base: number): void {
     const { start, end } = spanRange(this.index.positions, this.index.compressedSize, i);

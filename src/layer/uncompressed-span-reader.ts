@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { dataLoss, throwIfAborted } from '../errors/image-fs-error.js';
-import type { GzipSpanIndex } from '../gzip/checkpoint.js';
+import { spanAt, type GzipSpanIndex } from '../gzip/checkpoint.js';
 import { checkRange, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
 
 /** Counters of a span reader, for diagnostics and benchmarks. */
@@ -58,8 +58,8 @@ export class UncompressedSpanReader implements ReadAtSource {
     throwIfAborted(options.signal);
     checkRange(this.size, offset, length);
     if (length === 0) return new Uint8Array(0);
-    const first = this.spanAt(offset);
-    const last = this.spanAt(offset + length - 1);
+    const first = spanAt(this.index.positions, offset);
+    const last = spanAt(this.index.positions, offset + length - 1);
     const start = this.spanStart(first);
     const end = this.spanStart(last + 1);
     const bytes = await this.blob.readAt(start, end - start, options);
@@ -89,15 +89,4 @@ export class UncompressedSpanReader implements ReadAtSource {
     return this.index.positions[i]?.compressedOffset ?? this.index.compressedSize;
   }
 
-  private spanAt(offset: number): number {
-    const { positions } = this.index;
-    let lo = 0;
-    let hi = positions.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (positions[mid]!.uncompressedOffset <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
 }

@@ -32,6 +32,15 @@ export interface BlobFileServer {
 const BLOB_PATH = /^\/docker\/registry\/v2\/blobs\/sha256\/([0-9a-f]{2})\/([0-9a-f]{64})\/data$/;
 
 /**
+ * Where CNCF distribution keeps a blob's bytes under its storage root
+ * (`docker/registry/v2/blobs/sha256/XX/HEX/data`): tests corrupt blobs there to prove verification.
+ */
+export function storedBlobPath(storageDir: string, digest: string): string {
+  const hex = digest.slice(digest.indexOf(':') + 1);
+  return join(storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+}
+
+/**
  * Serves `/docker/registry/v2/blobs/sha256/XX/HEX/data` from a registry's storage directory, like
  * an object store would: GET and HEAD, single `Range` requests answered 206 with `Content-Range`
  * (suffix and open ranges included), 416 with `Content-Range: bytes * /SIZE` past the end, and 200
@@ -63,7 +72,7 @@ export async function startBlobFileServer(storageDir: string): Promise<BlobFileS
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, { allow: 'GET, HEAD' }, 'method not allowed\n');
     const m = BLOB_PATH.exec(path);
     if (m === null || m[1] !== m[2]?.slice(0, 2)) return answer(404, {}, 'not found\n');
-    const file = join(storageDir, 'docker/registry/v2/blobs/sha256', m[1] ?? '', m[2] ?? '', 'data');
+    const file = storedBlobPath(storageDir, `sha256:${m[2] ?? ''}`);
     const size = await stat(file).then((s) => s.size, () => -1);
     if (size < 0) return answer(404, {}, 'blob not found\n');
     const range = parseRange(req.headers.range, size);

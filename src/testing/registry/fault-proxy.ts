@@ -1,7 +1,7 @@
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sendBody, type BodyPlan } from './fault-body.js';
-import { emptyCounts, FaultState, requestKind, type FaultName, type Faults, type ProxiedRequest, type RequestKind } from './faults.js';
+import { FaultState, requestKind, type FaultName, type Faults, type ProxiedRequest, type RequestKind } from './faults.js';
 import { listenLocal } from './local-server.js';
 
 /** Options of {@link startFaultProxy}. */

@@ -17,7 +17,7 @@ export {
 } from './token-issuer.js';
 export { signRegistryToken, decodeTokenClaims, type TokenAccess, type TokenClaims } from './jwt.js';
 export { makeSigningCert, type SigningCert } from './signing-cert.js';
-export { startBlobFileServer, type BlobFileServer, type BlobFileRequest } from './blob-file-server.js';
+export { startBlobFileServer, storedBlobPath, type BlobFileServer, type BlobFileRequest } from './blob-file-server.js';
 export { parseRange, type ResolvedRange } from './http-range.js';
 export { registryConfig, type RegistryConfigInput } from './registry-config.js';
 export { freePort } from './free-port.js';
