@@ -19,6 +19,7 @@ import { DiskCache } from '../src/cache/disk-cache.js';
 import { openImage } from '../src/open/open-image.js';
 import { buildImage, compressibleBytes, file, randomBytes, dir, type LayerSpec } from '../src/testing/builder/index.js';
 import { pushBlob, pushManifest, startRegistry } from '../src/testing/registry/index.js';
+import { median } from './lib/measure.js';
 
 const LAYERS = Number(process.env.LAYERS ?? 5);
 const LAYER_MIB = Number(process.env.LAYER_MIB ?? 40);
@@ -38,7 +39,6 @@ function layerSpec(n: number): LayerSpec {
   return { entries, compression: { kind: 'gzip', level: 6 } };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const t0 = performance.now();

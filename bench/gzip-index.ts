@@ -8,7 +8,7 @@
 // of: `gzip -dc FILE > /dev/null`, node:zlib createGunzip over a file stream, and GzipIndexBuilder
 // over the same file stream; throughput in MB/s of uncompressed output; the ratios index/gzip and
 // index/stream (wall and CPU); checkpoints and index size; and one cold 4 KiB read at a random offset.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -20,12 +20,12 @@ import { GzipSpanReader } from '../src/gzip/span-reader.js';
 import type { GzipIndex } from '../src/gzip/checkpoint.js';
 import { FileSource } from '../src/source/file-source.js';
 import { compressibleBytes, randomBytes, seededRandom } from '../src/testing/builder/index.js';
+import { measure, gzipDc, gunzipStream, median, type Sample } from './lib/measure.js';
 
 const MIB = Number(process.env.MIB ?? 120);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SPAN = Number(process.env.SPAN ?? 4 * 1024 * 1024);
 
-interface Sample { wall: number; cpu: number }
 
 /** Runs of text and random bytes (1-96 KiB each), like a tar of sources and binaries. */
 function tarLike(size: number): Uint8Array {
@@ -57,29 +57,8 @@ async function syncFlushGzip(data: Uint8Array, path: string): Promise<void> {
   await once(out, 'finish');
 }
 
-async function measure(run: () => Promise<void>): Promise<Sample> {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  await run();
-  const wall = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
-}
 
-function gzipDc(path: string): Sample {
-  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%R %U %S'; time gzip -dc '${path}' > /dev/null`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gzip -dc failed: ${r.stderr}`);
-  const [real, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number];
-  return { wall: real * 1000, cpu: (user + sys) * 1000 };
-}
 
-async function gunzipStream(path: string): Promise<void> {
-  const gunzip = zlib.createGunzip();
-  gunzip.on('data', () => {});
-  const done = once(gunzip, 'end');
-  createReadStream(path, { highWaterMark: 64 * 1024 }).pipe(gunzip);
-  await done;
-}
 
 async function buildIndex(path: string): Promise<{ index: GzipIndex; builder: GzipIndexBuilder }> {
   const builder = new GzipIndexBuilder({ span: SPAN, onOutput: () => {} });
@@ -87,7 +66,6 @@ async function buildIndex(path: string): Promise<{ index: GzipIndex; builder: Gz
   return { index: builder.finish(), builder };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mbps = (bytes: number, ms: number): string => (bytes / 1e6 / (ms / 1000)).toFixed(0);
 
 async function benchBlob(name: string, path: string, size: number): Promise<void> {

@@ -7,50 +7,27 @@
 // Make the layer with: debootstrap --variant=minbase bookworm R http://deb.debian.org/debian &&
 // tar --numeric-owner -C R -c . | gzip -6 > LAYER.tar.gz (test/oracle-debian.test.ts caches the tar
 // under /var/cache/imagefs-test/).
-import { spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import zlib from 'node:zlib';
 import { MediaType } from '../src/image/media-types.js';
 import { buildIndex } from '../src/layer/build-index.js';
 import { FileSource } from '../src/source/file-source.js';
 import { computeDigest } from '../src/image/digest.js';
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { gunzipStream, gzipDc, measure, median, type Sample } from './lib/measure.js';
 
 const path = process.argv[2];
 const rounds = Number(process.argv[3] ?? 3);
 if (!path) throw new Error('usage: npx tsx bench/index-rootfs.ts LAYER.tar.gz [ROUNDS]');
 
-interface Sample { wall: number; cpu: number }
-async function measure(run: () => Promise<unknown>): Promise<Sample> {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  await run();
-  const wall = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
-}
-function gzipDc(): Sample {
-  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%R %U %S'; time gzip -dc '${path}' > /dev/null`], { encoding: 'utf8' });
-  const [real, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
-  return { wall: real * 1000, cpu: (user + sys) * 1000 };
-}
-async function zlibStream(): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const g = zlib.createGunzip();
-    g.on('data', () => {}).on('end', resolve).on('error', reject);
-    createReadStream(path!, { highWaterMark: 1 << 20 }).pipe(g);
-  });
-}
 
 const size = (await stat(path)).size;
 const descriptor = { mediaType: MediaType.OCI_LAYER_GZIP, digest: computeDigest(await readFile(path)), size };
 const samples: Record<string, Sample[]> = { 'gzip -dc': [], 'zlib stream': [], 'buildIndex': [], 'buildIndex hashOnWorker': [] };
 let tar = 0;
 for (let r = 0; r < rounds; r++) {
-  samples['gzip -dc']!.push(gzipDc());
-  samples['zlib stream']!.push(await measure(zlibStream));
+  samples['gzip -dc']!.push(gzipDc(path));
+  samples['zlib stream']!.push(await measure(() => gunzipStream(path!, 1 << 20)));
   for (const hashOnWorker of [false, true]) {
     samples[hashOnWorker ? 'buildIndex hashOnWorker' : 'buildIndex']!.push(await measure(async () => {
       const source = await FileSource.open(path);
@@ -62,7 +39,6 @@ for (let r = 0; r < rounds; r++) {
     }));
   }
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`${path}: ${(size / 1e6).toFixed(1)} MB compressed, ${(tar / 1e6).toFixed(1)} MB tar, ${rounds} rounds (median)`);
 for (const [name, s] of Object.entries(samples)) {
   const wall = median(s.map((x) => x.wall));

@@ -8,13 +8,9 @@
 // `gzip -dc FILE > /dev/null` and node:zlib's streaming gunzip of the same file; index size / layer
 // size; cold 4 KiB reads at random offsets through a counting proxy (requests, compressed bytes
 // fetched, latency) against a plain undici range request of the same compressed bytes.
-import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import zlib from 'node:zlib';
 import { Pool } from 'undici';
 import type { Descriptor } from '../src/image/types.js';
 import { buildIndex, type BuiltLayerIndex } from '../src/layer/build-index.js';
@@ -23,6 +19,7 @@ import { RegistrySource } from '../src/registry/registry-source.js';
 import { FileSource } from '../src/source/file-source.js';
 import { buildImage, file, seededRandom, writeLayout, type Compression, type TarRecord } from '../src/testing/builder/index.js';
 import { pushLayout, startFaultProxy, startRegistry } from '../src/testing/registry/index.js';
+import { measure, gzipDc, gunzipStream, median, type Sample } from './lib/measure.js';
 
 const MIB = Number(process.env.MIB ?? 120);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -42,28 +39,6 @@ function records(total: number): TarRecord[] {
   return out;
 }
 
-interface Sample { wall: number; cpu: number }
-async function measure(run: () => Promise<unknown>): Promise<Sample> {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  await run();
-  const c = process.cpuUsage(c0);
-  return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
-}
-function gzipDc(path: string): Sample {
-  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%R %U %S'; time gzip -dc '${path}' > /dev/null`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gzip -dc failed: ${r.stderr}`);
-  const [real, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number];
-  return { wall: real * 1000, cpu: (user + sys) * 1000 };
-}
-async function gunzipStream(path: string): Promise<void> {
-  const gunzip = zlib.createGunzip();
-  gunzip.on('data', () => {});
-  const done = once(gunzip, 'end');
-  createReadStream(path, { highWaterMark: 64 * 1024 }).pipe(gunzip);
-  await done;
-}
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mbps = (bytes: number, ms: number): string => (bytes / 1e6 / (ms / 1000)).toFixed(0);
 
 async function benchLayer(name: string, desc: Descriptor, blobFile: string, tarSize: number, registryUrl: string, proxyUrl: string, proxy: Awaited<ReturnType<typeof startFaultProxy>>): Promise<void> {
