@@ -5,8 +5,9 @@
  *
  * @packageDocumentation
  */
-// Errors
+// Errors and constants
 export * from './errors/index.js';
+export { constants, IMAGE_ERROR_CODES, FS_ERROR_CODES } from './constants.js';
 
 // Contracts
 export type { ReadAtSource, ReadOptions } from './source/read-at.js';
