@@ -110,7 +110,7 @@ function synthesiseConfig(doc: Schema1Manifest, v1: V1Compatibility[]): ImageCon
  *   `Docker-Content-Digest` (stable: it covers the payload without signatures);
  * - `schema1: true`, so that validation accepts the missing diff_ids.
  *
- * @param fetched - the manifest as {@link fetchManifest} returned it (kind `schema1`).
+ * @param fetched - the manifest as `RegistryClient.fetchManifest` returned it (kind `schema1`).
  * @param options - the reference, where it came from, a blob size lookup, an optional platform.
  * @throws RegistryError `InvalidArgument` for a malformed manifest (no fsLayers, history of another
  *   length, a blobSum that is not a digest, a v1Compatibility that is not JSON); ImageError
