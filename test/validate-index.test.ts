@@ -50,3 +50,21 @@ describe('validateIndex: every checkpoint, span digest and entry of a built inde
     expect(() => validateIndex(bound.bytes, corrupt)).toThrow();
   });
 });
+
+describe('checkpoint windows are trimmed to what the next 32 KiB of output refers to', () => {
+  it('keeps no window on random data, the whole window on text, and every checkpoint resumes exactly', async () => {
+    const text = writeTar([file('t.txt', { seed: 5, size: 4 * MiB, kind: 'text' })]);
+    const random = writeTar([file('r.bin', { seed: 6, size: 4 * MiB })]);
+    for (const [tar, expectEmpty] of [[text, false], [random, true]] as const) {
+      const blob = await compress(tar, 'gnu-gzip');
+      const descriptor = { mediaType: MediaType.OCI_LAYER_GZIP, digest: sha256Digest(blob), size: blob.length };
+      const built = await buildIndex(new BufferSource(blob), descriptor, { span: 256 * 1024 });
+      const windows = built.index.checkpointPositions().slice(1).map((_, i) => built.index.window(i + 1)?.length ?? 0);
+      expect(windows.length, 'checkpoints after the first').toBeGreaterThan(1);
+      // Random bytes have no back-references, so no history is kept; text refers back across the
+      // whole 32 KiB, so its windows stay whole. Either way every checkpoint resumes exactly.
+      expect(windows.every((w) => w === (expectEmpty ? 0 : 32 * 1024)), windows.join(',')).toBe(true);
+      expect(validateIndex(built.bytes, blob)).toEqual([]);
+    }
+  });
+});

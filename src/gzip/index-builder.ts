@@ -6,7 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { dataLoss, ImageFsError, throwIfAborted } from '../errors/image-fs-error.js';
 import { MAX_WINDOW_SIZE } from '../index/checkpoint.js';
-import { findBitOffset } from './bit-offset-trial.js';
+import { decodesTo, findBitOffset } from './bit-offset-trial.js';
 import type { Checkpoint, GzipIndex } from './checkpoint.js';
 import { crc32 } from './crc32.js';
 import { GZIP_TRAILER_SIZE, parseGzipHeader, readGzipTrailer } from './gzip-member.js';
@@ -20,6 +20,8 @@ const WINDOW_SIZE = MAX_WINDOW_SIZE;
 const TRUTH_SIZE = 1024;
 const MIN_TRUTH = 64;
 const TRIAL_INPUT_MAX = 64 * 1024;
+/** Window lengths tried, shortest first, when trimming a checkpoint's window (see trimWindow). */
+const TRIMMED_WINDOWS = [0, 1024, 4096, 8192, 16384, 24576];
 const OUT_BUFFER_SIZE = 1024 * 1024;
 /** With `reuseOutput`, at most this many filled output buffers wait to be reused. */
 const MAX_SPARE_OUT = 8;
@@ -129,6 +131,8 @@ export class GzipIndexBuilder {
   private smallBytes = 0;
   private failure: unknown;
   private done = false;
+  /** The first checkpoint whose window may still be trimmed. */
+  private untrimmed = 1;
   /** Build counters. */
   readonly stats: GzipIndexBuilderStats = { candidates: 0, skipped: 0 };
 
@@ -278,6 +282,7 @@ export class GzipIndexBuilder {
       len -= step.consumed;
       this.processed += step.consumed;
       if (step.produced > 0) this.emit(step.produced);
+      this.trimWindows();
       if (step.consumed === 0 && step.produced === 0 && step.availOut > 0) {
         this.endMember(); // no progress with input and room: the final block is behind us
         return;
@@ -294,7 +299,27 @@ export class GzipIndexBuilder {
 
   /** Forgets output no longer needed for windows and truths. */
   private dropOutput(): void {
-    this.output.dropBefore(Math.min(this.totalOut - WINDOW_SIZE, this.pending?.uncompressedOffset ?? Infinity));
+    const untrimmed = this.checkpoints[this.untrimmed]?.uncompressedOffset ?? Infinity;
+    this.output.dropBefore(Math.min(this.totalOut - WINDOW_SIZE, this.pending?.uncompressedOffset ?? Infinity, untrimmed));
+  }
+
+  /**
+   * Shortens the windows of checkpoints that have 32 KiB of output behind them. Only the first
+   * 32 KiB after a checkpoint can refer back into its window, so if those bytes decode exactly from
+   * the checkpoint with just the last W bytes of the window as history, W bytes are all a reader
+   * needs: the shortest such W is kept. Checkpoints that a member end or the next checkpoint
+   * overtakes first keep their whole window (always correct).
+   */
+  private trimWindows(): void {
+    for (let cp = this.checkpoints[this.untrimmed]; cp !== undefined && this.totalOut - cp.uncompressedOffset >= WINDOW_SIZE; cp = this.checkpoints[this.untrimmed]) {
+      this.untrimmed++;
+      const window = cp.window;
+      if (window === undefined || window.length === 0) continue;
+      const truth = this.output.copy(cp.uncompressedOffset, cp.uncompressedOffset + WINDOW_SIZE);
+      const bytes = this.input.copy(cp.compressedOffset, this.processed);
+      const fits = TRIMMED_WINDOWS.find((w) => w < window.length && decodesTo(bytes, 0, cp.bitOffset, window.subarray(window.length - w), truth));
+      if (fits !== undefined) cp.window = window.slice(window.length - fits);
+    }
   }
 
   /** Switches to an empty output buffer: a recycled one nothing refers to any more, or a new one. */
@@ -355,6 +380,7 @@ export class GzipIndexBuilder {
   }
 
   private addCheckpoint(cp: Checkpoint): void {
+    this.untrimmed = this.checkpoints.length; // the new one; older ones lose their input below and keep their windows
     this.closeSpan(cp.compressedOffset + (cp.bitOffset > 0 ? 1 : 0));
     this.checkpoints.push(cp);
     this.input.dropBefore(cp.compressedOffset);
