@@ -34,6 +34,7 @@ export { openWholeLayer, type WholeLayerOptions } from './layer/whole-layer.js';
 // Lazy layers: seekable gzip, the index, and where indexes are kept
 export { buildIndex, notIndexableReason, DEFAULT_INDEX_READ_SIZE, type BuildIndexOptions, type BuildIndexStats, type BuiltLayerIndex } from './layer/build-index.js';
 export { openIndexedLayer, type IndexedLayerContent, type IndexedLayerOptions } from './layer/indexed-layer.js';
+export { SpanCachedSource } from './layer/span-cached-source.js';
 export * from './estargz/index.js';
 export * from './index-store/index.js';
 export { GzipIndexBuilder, buildGzipIndex, GzipSpanReader, gzipSpanIndex, DEFAULT_SPAN, type GzipIndex, type GzipSpanIndex } from './gzip/index.js';

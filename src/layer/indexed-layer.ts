@@ -14,6 +14,8 @@ import type { TarEntry } from '../tar/entry.js';
 import { notIndexableReason } from './build-index.js';
 import type { LayerContent } from './types.js';
 import { UncompressedSpanReader, type SpanReaderStats } from './uncompressed-span-reader.js';
+import type { BlobCache } from '../cache/types.js';
+import { SpanCachedSource } from './span-cached-source.js';
 
 /** Options of {@link openIndexedLayer}. */
 export interface IndexedLayerOptions extends ReadOptions {
@@ -22,6 +24,11 @@ export interface IndexedLayerOptions extends ReadOptions {
    * sha256 trailer is always checked; this binds it to a stored descriptor too.
    */
   expectedIndexDigest?: string;
+  /**
+   * Where decoded spans are kept, so that many reads in one span fetch and inflate it once
+   * (`openImage` passes a bounded MemoryCache). Default: none (every read fetches its span).
+   */
+  spanCache?: BlobCache;
 }
 
 /** A {@link LayerContent} served through an index, with the counters of its reader. */
@@ -99,10 +106,11 @@ export async function openIndexedLayer(source: ImageSource, descriptor: Descript
   const blob = await source.openBlob(descriptor, options);
   try {
     const spans = spanIndexOf(opened);
-    const data = layerCompression(descriptor.mediaType) === 'gzip'
+    const reader = layerCompression(descriptor.mediaType) === 'gzip'
       ? new GzipSpanReader(spans, blob, { subject: descriptor.digest })
       : new UncompressedSpanReader(spans, blob, descriptor.digest);
-    return new IndexedLayer(descriptor, opened, data);
+    const data = options.spanCache === undefined ? reader : new SpanCachedSource(reader, spans.positions, options.spanCache, descriptor.digest);
+    return new IndexedLayer(descriptor, opened, data, reader);
   } catch (error) {
     await blob.close?.();
     throw error;
@@ -115,11 +123,12 @@ class IndexedLayer implements IndexedLayerContent {
   constructor(
     readonly descriptor: Descriptor,
     readonly index: LayerIndex,
-    readonly data: ReadAtSource & { readonly stats: SpanReaderStats },
+    readonly data: ReadAtSource,
+    private readonly reader: { readonly stats: SpanReaderStats },
   ) {}
 
   get stats(): SpanReaderStats {
-    return this.data.stats;
+    return this.reader.stats;
   }
 
   /**

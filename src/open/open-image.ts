@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { MemoryCache } from '../cache/memory-cache.js';
 import { throwIfAborted } from '../errors/image-fs-error.js';
 import { planLayerModes } from '../eligibility/open-plan.js';
 import { validateResolvedImage } from '../eligibility/validate-image.js';
@@ -44,6 +45,7 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
   const started = performance.now();
   const emit = options.onImageEvent ?? (() => {});
   let layers: LayerContent[] = [];
+  let spanCache: MemoryCache | undefined; // made here, so closed with the image
   try {
     emit({ type: 'pulling', reference: source.reference });
     const resolved = options.resolved ?? (await source.resolve({ platform: options.platform, signal: options.signal }));
@@ -57,15 +59,17 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
         onFallback: (reasons) => emit({ type: 'fallback', reference: source.reference, reasons }),
       })
       : undefined;
-    const layerOptions = plan === undefined || plan.whole.size === 0 ? options : { ...options, wholeLayers: plan.whole };
+    spanCache = options.spanCache === undefined ? new MemoryCache() : undefined;
+    const withSpans = spanCache === undefined ? options : { ...options, spanCache };
+    const layerOptions = plan === undefined || plan.whole.size === 0 ? withSpans : { ...withSpans, wholeLayers: plan.whole };
     layers = await openLayers(source, resolved, layerOptions, pLimit(options.layerConcurrency ?? 4), emit);
     throwIfAborted(options.signal);
     const tree = await mergeLayers(layers, { signal: options.signal, strict: options.strict, onWarning: options.onWarning });
-    const fs = new ImageFs(tree, layers.map((l) => l.data), { dev: devOf(resolved), closers: [...layers, source] });
+    const fs = new ImageFs(tree, layers.map((l) => l.data), { dev: devOf(resolved), closers: [...layers, source, ...(spanCache ? [spanCache] : [])] });
     emit({ type: 'pulled', reference: source.reference, digest: resolved.digest, ms: performance.now() - started, streaming: layers.some((l) => l.mode === 'lazy') });
     return fs;
   } catch (error) {
-    await Promise.allSettled([...layers.map((l) => l.close()), source.close()]);
+    await Promise.allSettled([...layers.map((l) => l.close()), source.close(), spanCache?.close()]);
     throw error;
   }
 }
@@ -74,7 +78,7 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
 const OPEN_IMAGE_ONLY = new Set<string>([
   'platform', 'signal', 'onImageEvent', 'resolved', 'layerConcurrency', 'strict', 'onWarning',
   'mode', 'indexing', 'minLazyLayerSize', 'indexCache', 'registryIndexes', 'indexStore', 'span',
-  'cache', 'wholeLayers',
+  'cache', 'wholeLayers', 'spanCache',
 ]);
 
 /** The registry client options among `options`. */

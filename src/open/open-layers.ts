@@ -40,6 +40,12 @@ export interface LayerStrategyOptions {
   /** Span (uncompressed bytes between checkpoints) of indexes built on the fly. Default 4 MiB. */
   span?: number;
   /**
+   * Where lazily read layers keep decoded spans, so that many small reads in one span cost one
+   * fetch. Default: a MemoryCache that `openImage` makes, bounded by GKE's memory reservation for
+   * this machine, and closes with the image.
+   */
+  spanCache?: BlobCache;
+  /**
    * Where layers read whole keep their blob and uncompressed tar (see `openWholeLayer`); `data`
    * then reads from it (from disk for a `DiskCache`). Default: none (tars held in memory).
    */
@@ -81,6 +87,7 @@ export async function openLayers(
   });
   const minLazy = options.minLazyLayerSize ?? DEFAULT_MIN_LAZY_LAYER_SIZE;
   const signal = options.signal === undefined ? {} : { signal: options.signal };
+  const spanCache = options.spanCache === undefined ? {} : { spanCache: options.spanCache };
 
   const openOne = async (descriptor: Descriptor, position: number): Promise<{ layer: LayerContent; how: LayerHow }> => {
     const diffId = image.config.rootfs.diff_ids[position];
@@ -89,7 +96,7 @@ export async function openLayers(
     if (!auto || options.wholeLayers?.has(position) === true || notIndexableReason(descriptor) !== undefined || (descriptor.urls?.length ?? 0) > 0) return whole();
     if (isEstargzLayer(descriptor)) return { layer: await openEstargzLayer(source, descriptor, signal), how: 'estargz' };
     const found = await store.find(image.digest, descriptor, signal);
-    if (found !== undefined) return { layer: await openIndexedLayer(source, descriptor, found.index, signal), how: 'index' };
+    if (found !== undefined) return { layer: await openIndexedLayer(source, descriptor, found.index, { ...signal, ...spanCache }), how: 'index' };
     if (options.indexing !== 'on-the-fly' || descriptor.size < minLazy) return whole();
     const blob = await source.openBlob(descriptor, signal);
     let built;
@@ -99,7 +106,7 @@ export async function openLayers(
       await blob.close?.();
     }
     await store.save(descriptor, built.bytes, signal);
-    return { layer: await openIndexedLayer(source, descriptor, built.index, signal), how: 'indexed-now' };
+    return { layer: await openIndexedLayer(source, descriptor, built.index, { ...signal, ...spanCache }), how: 'indexed-now' };
   };
 
   const settled = await Promise.allSettled(
