@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, buildImageIndex, dir, file, randomBytes, runTool, type BuiltImage } from '../src/testing/builder/index.js';
 import { BINARY_SIZE, layoutWith, singleLayerImage, tempDir } from './layout-fixtures.js';
 import { runCliCapture } from './helpers/run-cli.js';
+import { testHome } from './helpers/test-home.js';
 
 interface Result { code: number; stdout: Buffer; stderr: string }
 
@@ -39,7 +40,7 @@ async function buildBundle(): Promise<string> {
 /** Runs the bundled executable directly (its shebang picks node). */
 function spawnCli(...argv: string[]): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bundle, argv, { env: { ...process.env, HOME: '/nonexistent' } });
+    const child = spawn(bundle, argv, { env: { ...process.env, ...testHome() } });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));

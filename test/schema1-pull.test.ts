@@ -16,6 +16,7 @@ import {
   buildImage, buildSchema1Manifest, contentBytes, dir, file, hardlink, symlink, whiteout, opaque, writeLayout, type BuiltImage,
 } from '../src/testing/builder/index.js';
 import { pushSchema1, startRegistry, type PushedSchema1, type TestRegistry, storedBlobPath } from '../src/testing/registry/index.js';
+import { testHome } from './helpers/test-home.js';
 
 let reg: TestRegistry;
 let tmp: string;
@@ -118,7 +119,7 @@ describe('schema 1 images are served whole', () => {
       const out = new PassThrough();
       const chunks: Buffer[] = [];
       out.on('data', (c: Buffer) => chunks.push(c));
-      const code = await runCli(argv, { stdout: out, stderr: new PassThrough(), env: { HOME: '/nonexistent' } });
+      const code = await runCli(argv, { stdout: out, stderr: new PassThrough(), env: testHome() });
       return { code, out: Buffer.concat(chunks).toString() };
     };
     const json = await run('check', REF(), '--json');

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmod, copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runTool } from '../../src/testing/builder/index.js';
+import { testHome } from './test-home.js';
 
 /** What a run of the executable printed. */
 export interface CliResult { code: number; stdout: string; stderr: string }
@@ -27,7 +28,7 @@ export async function buildCliBundle(): Promise<{ bin: string; cleanup: () => Pr
 /** Runs the executable with `argv` (HOME pointed away so no user config is read). */
 export function runCli(bin: string, argv: readonly string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, argv, { env: { ...process.env, HOME: '/nonexistent' } });
+    const child = spawn(bin, argv, { env: { ...process.env, ...testHome() } });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));

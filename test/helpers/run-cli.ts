@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/run.js';
+import { testHome } from './test-home.js';
 
 /** What one in-process CLI run printed and returned. */
 export interface CliCapture {
@@ -11,7 +12,7 @@ export interface CliCapture {
   stderr: string;
 }
 
-/** Runs `imagefs ARGV...` in this process (no auth file: HOME is a missing directory). */
+/** Runs `imagefs ARGV...` in this process (HOME and the default cache in a temporary directory). */
 export async function runCliCapture(...argv: string[]): Promise<CliCapture> {
   const out = new PassThrough();
   const err = new PassThrough();
@@ -19,7 +20,7 @@ export async function runCliCapture(...argv: string[]): Promise<CliCapture> {
   const e: Buffer[] = [];
   out.on('data', (c: Buffer) => o.push(c));
   err.on('data', (c: Buffer) => e.push(c));
-  const code = await runCli(argv, { stdout: out, stderr: err, env: { HOME: '/nonexistent' } });
+  const code = await runCli(argv, { stdout: out, stderr: err, env: testHome() });
   const stdoutBytes = Buffer.concat(o);
   return { code, stdout: stdoutBytes.toString(), stdoutBytes, stderr: Buffer.concat(e).toString() };
 }
