@@ -16,7 +16,7 @@ let requests = 0;
 const fs = await openImage(ref, {
   onEvent: (e) => { if (e.type === 'request') requests++; },
   onImageEvent: (e) => {
-    if (e.type === 'layer') console.error(`layer ${e.position} ${e.digest.slice(0, 19)}: ${e.mode} (${e.how})`);
+    if (e.type === 'layer') console.error(`layer ${e.position} ${e.digest.slice(0, 19)}: ${e.mode} (${e.how})${e.why ? `: ${e.why}` : ''}`);
     if (e.type === 'fallback') for (const r of e.reasons) console.error(`fallback ${r.code}: ${r.message} (fix: ${r.fix})`);
   },
 });

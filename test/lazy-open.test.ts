@@ -95,3 +95,20 @@ describe('openImage layer strategy', () => {
     await disk2.close();
   });
 });
+
+describe('layer events say why a layer is pulled whole', () => {
+  it('names the missing index, the size threshold, zstd and mode full', async () => {
+    const events: ImageFsEvent[] = [];
+    const fs = await openImage(ref, { platform: PLATFORM, minLazyLayerSize: 100_000, indexCache: new MemoryIndexCache(), onImageEvent: (e) => events.push(e) });
+    await fs.close();
+    const why = events.filter((e) => e.type === 'layer').sort((a, b) => (a as { position: number }).position - (b as { position: number }).position)
+      .map((e) => (e as { why?: string }).why ?? '');
+    expect(why[0]).toMatch(/no stored index.*imagefs index --push/);
+    expect(why[1]).toMatch(/no stored index/);
+    expect(why[2]).toMatch(/under 100000 bytes/);
+    expect(why[3]).toMatch(/zstd/i);
+    const full: ImageFsEvent[] = [];
+    await (await openImage(ref, { platform: PLATFORM, mode: 'full', onImageEvent: (e) => full.push(e) })).close();
+    expect(full.filter((e) => e.type === 'layer').every((e) => /mode 'full'/.test((e as { why?: string }).why ?? ''))).toBe(true);
+  });
+});

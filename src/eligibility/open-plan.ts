@@ -21,11 +21,12 @@ export interface LayerModes {
   /** The eligibility report the plan came from. */
   report: EligibilityReport;
   /**
-   * Positions (0 = base) that must be pulled whole whatever index exists: every layer when the
+   * Positions (0 = base) that must be pulled whole whatever index exists, each with the reason
+   * (`CODE: message`): every layer when the
    * registry ignores Range or the manifest is schema 1, else the layers with a reason other than `SMALL_LAYER` (a small layer
    * with a stored index may still be read lazily).
    */
-  whole: Set<number>;
+  whole: Map<number, string>;
 }
 
 /**
@@ -61,14 +62,14 @@ export async function planLayerModes(source: ImageSource, image: ResolvedImage, 
     }
   }
   const report = applyEligibilityRules(facts);
-  const whole = new Set<number>();
-  image.layers.forEach((_, position) => {
-    if (facts.rangeSupported === false) whole.add(position);
-  });
+  const whole = new Map<number, string>();
+  const mark = (position: number, r: { code: string; message: string }): void => {
+    if (!whole.has(position)) whole.set(position, `${r.code}: ${r.message}`);
+  };
   for (const r of report.reasons) {
-    if (r.position !== undefined && r.code !== 'SMALL_LAYER') whole.add(r.position);
-    // Schema 1 (an image-level reason): every layer whole, whatever index might exist.
-    if (r.code === 'SCHEMA1_MANIFEST') image.layers.forEach((_, position) => whole.add(position));
+    if (r.position !== undefined && r.code !== 'SMALL_LAYER') mark(r.position, r);
+    // Image-level reasons (schema 1, a registry without ranges): every layer whole, whatever index exists.
+    if (r.code === 'SCHEMA1_MANIFEST' || r.code === 'RANGE_UNSUPPORTED') image.layers.forEach((_, position) => mark(position, r));
   }
   if (report.reasons.length > 0) options.onFallback?.(report.reasons);
   return { report, whole };

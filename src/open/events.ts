@@ -10,8 +10,11 @@ export type ImageFsEvent =
   | { type: 'pulling'; reference: string }
   /** The image is served: `streaming` when at least one layer is lazy. `ms` since `pulling`. */
   | { type: 'pulled'; reference: string; digest: string; ms: number; streaming: boolean }
-  /** One layer is ready, lazily (through an index) or whole (downloaded and verified). */
-  | { type: 'layer'; digest: string; position: number; mode: 'lazy' | 'whole'; how: LayerHow; ms: number }
+  /**
+   * One layer is ready, lazily (through an index) or whole (downloaded and verified); `why` says
+   * why a layer was pulled whole.
+   */
+  | { type: 'layer'; digest: string; position: number; mode: 'lazy' | 'whole'; how: LayerHow; ms: number; why?: string }
   /** Some or all of the image is not streamed; the reasons say why and what to do. */
   | { type: 'fallback'; reference: string; reasons: EligibilityReason[] }
   /**

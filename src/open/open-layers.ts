@@ -51,10 +51,10 @@ export interface LayerStrategyOptions {
    */
   cache?: BlobCache;
   /**
-   * Positions (0 = base) of layers to read whole whatever index exists. `openImage` sets it from
-   * the eligibility analysis (every layer when the registry ignores Range).
+   * Positions (0 = base) of layers to read whole whatever index exists, each with the reason the
+   * layer events report. `openImage` sets it from the eligibility analysis.
    */
-  wholeLayers?: ReadonlySet<number>;
+  wholeLayers?: ReadonlyMap<number, string>;
 }
 
 /** True when the source can list referrers and read verified blobs (a `RegistrySource`). */
@@ -89,15 +89,22 @@ export async function openLayers(
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const spanCache = options.spanCache === undefined ? {} : { spanCache: options.spanCache };
 
-  const openOne = async (descriptor: Descriptor, position: number): Promise<{ layer: LayerContent; how: LayerHow }> => {
+  type Opened = { layer: LayerContent; how: LayerHow; why?: string };
+  const openOne = async (descriptor: Descriptor, position: number): Promise<Opened> => {
     const diffId = image.config.rootfs.diff_ids[position];
-    const whole = async (): Promise<{ layer: LayerContent; how: LayerHow }> =>
-      ({ layer: await openWholeLayer(source, descriptor, { ...(diffId === undefined ? {} : { diffId }), ...(options.cache === undefined ? {} : { cache: options.cache }), ...signal }), how: 'whole' });
-    if (!auto || options.wholeLayers?.has(position) === true || notIndexableReason(descriptor) !== undefined || (descriptor.urls?.length ?? 0) > 0) return whole();
+    const whole = async (why: string): Promise<Opened> =>
+      ({ layer: await openWholeLayer(source, descriptor, { ...(diffId === undefined ? {} : { diffId }), ...(options.cache === undefined ? {} : { cache: options.cache }), ...signal }), how: 'whole', why });
+    if (!auto) return whole("mode 'full' pulls every layer whole");
+    const ineligible = options.wholeLayers?.get(position);
+    if (ineligible !== undefined) return whole(ineligible);
+    const refused = notIndexableReason(descriptor);
+    if (refused !== undefined) return whole(refused.message);
+    if ((descriptor.urls?.length ?? 0) > 0) return whole('a non-distributable layer is fetched whole from its URL');
     if (isEstargzLayer(descriptor)) return { layer: await openEstargzLayer(source, descriptor, signal), how: 'estargz' };
     const found = await store.find(image.digest, descriptor, signal);
     if (found !== undefined) return { layer: await openIndexedLayer(source, descriptor, found.index, { ...signal, ...spanCache }), how: 'index' };
-    if (options.indexing !== 'on-the-fly' || descriptor.size < minLazy) return whole();
+    if (descriptor.size < minLazy) return whole(`no stored index, and the layer is under ${minLazy} bytes: an index would not pay`);
+    if (options.indexing !== 'on-the-fly') return whole("no stored index (run 'imagefs index --push REF' once, or open with indexing: 'on-the-fly')");
     const blob = await source.openBlob(descriptor, signal);
     let built;
     try {
@@ -113,8 +120,8 @@ export async function openLayers(
     image.layers.map((descriptor, position) =>
       limit(async () => {
         const started = performance.now();
-        const { layer, how } = await openOne(descriptor, position);
-        emit({ type: 'layer', digest: descriptor.digest, position, mode: layer.mode, how, ms: performance.now() - started });
+        const { layer, how, why } = await openOne(descriptor, position);
+        emit({ type: 'layer', digest: descriptor.digest, position, mode: layer.mode, how, ms: performance.now() - started, ...(why === undefined ? {} : { why }) });
         return layer;
       }),
     ),
