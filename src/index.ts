@@ -36,6 +36,7 @@ export { buildIndex, notIndexableReason, DEFAULT_INDEX_READ_SIZE, type BuildInde
 export { openIndexedLayer, type IndexedLayerContent, type IndexedLayerOptions } from './layer/indexed-layer.js';
 export { SpanCachedSource } from './layer/span-cached-source.js';
 export * from './estargz/index.js';
+export * from './zstd-chunked/index.js';
 export * from './index-store/index.js';
 export { GzipIndexBuilder, buildGzipIndex, GzipSpanReader, gzipSpanIndex, DEFAULT_SPAN, type GzipIndex, type GzipSpanIndex } from './gzip/index.js';
 export type { GzipIndexBuilderOptions, GzipIndexBuilderStats } from './gzip/index-builder.js';

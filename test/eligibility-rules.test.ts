@@ -66,4 +66,19 @@ describe('eligibility rules', () => {
     expect(r.reasons.map((x) => x.code)).toEqual(['RANGE_UNSUPPORTED']);
     expect(r.layers.every((l) => l.mode === 'whole')).toBe(true);
   });
+
+  it('does not call a small layer with its own table of contents (eStargz, verifiable zstd:chunked) whole', () => {
+    const estargz = { ...layer(8, 2 * MiB), annotations: { 'containerd.io/snapshot/stargz/toc.digest': `sha256:${'a'.repeat(64)}` } };
+    const chunked = layer(9, 2 * MiB, MediaType.OCI_LAYER_ZSTD);
+    const r = applyEligibilityRules(facts([estargz, chunked, layer(10, 2 * MiB)], { seekableZstd: new Set([chunked.digest]) }));
+    expect(r.reasons.map((x) => [x.code, x.position])).toEqual([['SMALL_LAYER', 2]]);
+    expect(r.layers.map((l) => l.mode)).toEqual(['lazy', 'lazy', 'whole']);
+  });
+
+  it('says why a zstd:chunked layer without its checksum annotation is pulled whole', () => {
+    const chunked = layer(11, 50 * MiB, MediaType.OCI_LAYER_ZSTD);
+    const r = applyEligibilityRules(facts([chunked], { unverifiedZstdChunked: new Set([chunked.digest]) }));
+    expect(r.reasons).toEqual([expect.objectContaining({ code: 'NOT_SEEKABLE', informational: true, message: expect.stringContaining('manifest-checksum') })]);
+    expect(r.layers[0]!.mode).toBe('whole');
+  });
 });

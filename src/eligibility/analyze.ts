@@ -13,6 +13,7 @@ import type { EligibilityReport } from './report.js';
 import { applyEligibilityRules, type EligibilityFacts } from './rules.js';
 import { validateResolvedImage } from './validate-image.js';
 import { hasZstdChunkedAnnotation, isSeekableZstd } from './zstd-seekable.js';
+import { isZstdChunkedLayer } from '../zstd-chunked/zstd-chunked-layer.js';
 
 /** Options of {@link analyzeEligibility}. Sizes in bytes. */
 export interface AnalyzeEligibilityOptions extends RegistryClientOptions {
@@ -92,15 +93,17 @@ export async function gatherFacts(source: ImageSource, options: AnalyzeEligibili
   if (options.probeRange !== false && target !== undefined && isRegistrySource(source)) {
     facts.rangeSupported = await probeRangeSupport(source.reference, target, options);
   }
+  // A zstd:chunked layer streams only when its manifest-checksum annotation lets imagefs verify
+  // its table of contents; one recognised without it (annotations stripped) is pulled whole.
   const seekable = new Set<string>();
+  const unverified = new Set<string>();
   for (const layer of resolved.layers) {
-    if (layerCompression(layer.mediaType) !== 'zstd' || seekable.has(layer.digest)) continue;
-    const yes = options.detectSeekableZstd === false
-      ? hasZstdChunkedAnnotation(layer)
-      : await isSeekableZstd(source, layer, signal ? { signal } : {});
-    if (yes) seekable.add(layer.digest);
+    if (layerCompression(layer.mediaType) !== 'zstd' || seekable.has(layer.digest) || unverified.has(layer.digest)) continue;
+    if (isZstdChunkedLayer(layer)) seekable.add(layer.digest);
+    else if (options.detectSeekableZstd !== false && (hasZstdChunkedAnnotation(layer) || await isSeekableZstd(source, layer, signal ? { signal } : {}))) unverified.add(layer.digest);
   }
   facts.seekableZstd = seekable;
+  facts.unverifiedZstdChunked = unverified;
   return facts;
 }
 

@@ -16,8 +16,10 @@ export interface EligibilityFacts {
   layers: Descriptor[];
   /** Whether the registry honoured a Range request (undefined: not probed, assume yes). */
   rangeSupported?: boolean;
-  /** Layers (by digest) that are zstd but seekable (zstd:chunked with a TOC, several frames). */
+  /** Layers (by digest) that are zstd:chunked with a verifiable table of contents (streamed). */
   seekableZstd?: ReadonlySet<string>;
+  /** zstd:chunked layers whose table of contents cannot be verified (no manifest-checksum annotation). */
+  unverifiedZstdChunked?: ReadonlySet<string>;
   /** Layers under this size (bytes) are pulled whole. Default {@link DEFAULT_MIN_LAZY_LAYER_SIZE}. */
   minLazyLayerSize?: number;
 }
@@ -27,6 +29,14 @@ function reason(code: EligibilityReasonCode, message: string, fix: string, layer
   if (layer) r.layer = layer.digest;
   if (position !== undefined) r.position = position;
   return r;
+}
+
+/** The eStargz TOC annotation: such a layer needs no imagefs index, whatever its size. */
+const ESTARGZ_TOC_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
+
+/** True for layers that carry their own verifiable table of contents (eStargz, zstd:chunked). */
+function hasOwnToc(layer: Descriptor, facts: EligibilityFacts): boolean {
+  return facts.seekableZstd?.has(layer.digest) === true || typeof layer.annotations?.[ESTARGZ_TOC_ANNOTATION] === 'string';
 }
 
 /** The per-layer rules: the reasons one layer gives on its own, in the order they matter. */
@@ -47,9 +57,11 @@ function layerReasons(layer: Descriptor, position: number, facts: EligibilityFac
   }
   if ((layer.urls?.length ?? 0) > 0 || layer.mediaType === MediaType.DOCKER_FOREIGN_GZIP || layer.mediaType.includes('nondistributable')) {
     out.push(reason('NON_DISTRIBUTABLE_LAYER', `${at} is non-distributable; it is pulled whole${layer.urls?.length ? ` from ${layer.urls[0]}` : ''}`, 'nothing to do; to stream it, push the layer to the registry as an ordinary layer', layer, position));
+  } else if (compression === 'zstd' && facts.unverifiedZstdChunked?.has(layer.digest) === true) {
+    out.push(reason('NOT_SEEKABLE', `${at} is zstd:chunked but has no manifest-checksum annotation, so its table of contents cannot be verified; it is pulled whole`, 'push it again with its zstd:chunked annotations (skopeo copy keeps them), or use gzip layers', layer, position));
   } else if (compression === 'zstd' && !facts.seekableZstd?.has(layer.digest)) {
     out.push(reason('NOT_SEEKABLE', `${at} is zstd without a seekable table of contents; it is pulled whole`, 'recompress with `skopeo copy --dest-compress-format zstd:chunked`, or use gzip layers', layer, position));
-  } else if (layer.size < (facts.minLazyLayerSize ?? DEFAULT_MIN_LAZY_LAYER_SIZE)) {
+  } else if (layer.size < (facts.minLazyLayerSize ?? DEFAULT_MIN_LAZY_LAYER_SIZE) && !hasOwnToc(layer, facts)) {
     out.push(reason('SMALL_LAYER', `${at} is ${layer.size} bytes, under the lazy threshold; it is pulled whole`, 'nothing to do: an index would not pay for a layer this small', layer, position));
   }
   return out;

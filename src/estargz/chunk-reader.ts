@@ -29,6 +29,10 @@ export interface EstargzChunkReaderOptions {
   subject: string;
   /** Bytes of verified chunks kept in memory for the next reads. Default 8 MiB; 0 keeps none. */
   cacheBytes?: number;
+  /** Decompresses one chunk's compressed bytes. Default: gunzip (node:zlib), for eStargz members. */
+  inflate?: (compressed: Uint8Array) => Promise<Uint8Array>;
+  /** Names the format in errors. Default `eStargz`. */
+  format?: string;
 }
 
 /**
@@ -43,6 +47,8 @@ export class EstargzChunkReader implements ReadAtSource {
   readonly stats: EstargzReaderStats = { fetches: 0, bytesFetched: 0, chunksVerified: 0 };
   private readonly cache: LRUCache<number, Uint8Array> | undefined;
   private readonly subject: string;
+  private readonly inflate: (compressed: Uint8Array) => Promise<Uint8Array>;
+  private readonly format: string;
 
   /**
    * @param chunks - the chunk table, ordered by virtual offset, contiguous from 0.
@@ -52,6 +58,8 @@ export class EstargzChunkReader implements ReadAtSource {
   constructor(private readonly chunks: readonly EstargzChunk[], size: number, private readonly blob: ReadAtSource, options: EstargzChunkReaderOptions) {
     this.size = size;
     this.subject = options.subject;
+    this.inflate = options.inflate ?? ((compressed) => gunzipAsync(compressed));
+    this.format = options.format ?? 'eStargz';
     const cacheBytes = options.cacheBytes ?? 8 * 1024 * 1024;
     this.cache = cacheBytes > 0 ? new LRUCache<number, Uint8Array>({ maxSize: cacheBytes, sizeCalculation: (v) => Math.max(1, v.length) }) : undefined;
   }
@@ -119,14 +127,14 @@ export class EstargzChunkReader implements ReadAtSource {
     const hint = 'the blob in the registry is corrupt; push the image again';
     let inflated: Uint8Array;
     try {
-      inflated = await gunzipAsync(compressed);
+      inflated = await this.inflate(compressed);
     } catch (cause) {
-      throw dataLoss(`eStargz ${where} does not inflate: ${(cause as Error).message}`, { subject: this.subject, cause, hint });
+      throw dataLoss(`${this.format} ${where} does not inflate: ${(cause as Error).message}`, { subject: this.subject, cause, hint });
     }
-    if (inflated.length < c.size) throw dataLoss(`eStargz ${where} inflates to ${inflated.length} bytes, fewer than its ${c.size}`, { subject: this.subject, hint });
+    if (inflated.length < c.size) throw dataLoss(`${this.format} ${where} inflates to ${inflated.length} bytes, fewer than its ${c.size}`, { subject: this.subject, hint });
     const data = inflated.subarray(0, c.size);
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    if (digest !== c.digest) throw dataLoss(`eStargz ${where} has digest ${digest}, but the TOC says ${c.digest}`, { subject: this.subject, hint });
+    if (digest !== c.digest) throw dataLoss(`${this.format} ${where} has digest ${digest}, but the TOC says ${c.digest}`, { subject: this.subject, hint });
     this.stats.chunksVerified++;
     const copy = data.length === inflated.length ? data : data.slice();
     this.cache?.set(index, copy);

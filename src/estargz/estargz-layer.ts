@@ -5,12 +5,11 @@
 import { invalidArgument } from '../errors/image-fs-error.js';
 import { layerCompression } from '../image/media-types.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
-import type { LayerContent } from '../layer/types.js';
 import type { ReadOptions } from '../source/read-at.js';
-import type { TarEntry } from '../tar/entry.js';
-import { EstargzChunkReader, type EstargzReaderStats } from './chunk-reader.js';
+import { EstargzChunkReader } from './chunk-reader.js';
 import { ESTARGZ_TOC_DIGEST, estargzTocDigestOf, readEstargzToc, type EstargzToc } from './toc.js';
 import { tocToLayout } from './toc-entries.js';
+import { TocLayer, type TocLayerContent } from './toc-layer.js';
 
 /** Options of {@link openEstargzLayer}. */
 export interface EstargzLayerOptions extends ReadOptions {
@@ -23,13 +22,7 @@ export interface EstargzLayerOptions extends ReadOptions {
 }
 
 /** A lazily read eStargz layer, with its TOC and read counters. */
-export interface EstargzLayerContent extends LayerContent {
-  readonly mode: 'lazy';
-  /** The verified TOC. */
-  readonly toc: EstargzToc;
-  /** Fetches and bytes fetched by `data` so far. */
-  readonly stats: EstargzReaderStats;
-}
+export type EstargzLayerContent = TocLayerContent<EstargzToc>;
 
 /** True when the descriptor announces an eStargz layer imagefs can read lazily: gzip, with a toc.digest annotation. */
 export function isEstargzLayer(descriptor: Descriptor): boolean {
@@ -72,32 +65,9 @@ export async function openEstargzLayer(source: ImageSource, descriptor: Descript
     const read = await readEstargzToc(blob, descriptor, { ...signal, ...(options.maxTocSize === undefined ? {} : { maxTocSize: options.maxTocSize }) });
     const layout = tocToLayout(read.toc, read.tocOffset, { subject, ...(options.showLandmarks === undefined ? {} : { showLandmarks: options.showLandmarks }) });
     const data = new EstargzChunkReader(layout.chunks, layout.size, blob, { subject, ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }) });
-    return new EstargzLayer(descriptor, read.toc, layout.entries, data);
+    return new TocLayer<EstargzToc>(descriptor, read.toc, layout.entries, data);
   } catch (error) {
     await blob.close?.();
     throw error;
-  }
-}
-
-/** The {@link EstargzLayerContent} implementation. */
-class EstargzLayer implements EstargzLayerContent {
-  readonly mode = 'lazy' as const;
-  constructor(
-    readonly descriptor: Descriptor,
-    readonly toc: EstargzToc,
-    private readonly list: readonly TarEntry[],
-    readonly data: EstargzChunkReader,
-  ) {}
-
-  get stats(): EstargzReaderStats {
-    return this.data.stats;
-  }
-
-  async entries(_options?: ReadOptions): Promise<readonly TarEntry[]> {
-    return this.list.map((e) => ({ ...e }));
-  }
-
-  async close(): Promise<void> {
-    await this.data.close();
   }
 }

@@ -43,7 +43,12 @@ function count(value: unknown, what: string, subject: string): number {
   return value;
 }
 
-function toEntry(e: EstargzTocEntry, subject: string): TarEntry {
+/**
+ * One TOC entry (not a `chunk`) as a {@link TarEntry} with `dataOffset` 0. Also used for
+ * zstd:chunked TOCs, whose entries have the same fields (their `hardlink` type mapped to `hlink`).
+ * @throws ImageError `InvalidArgument` for an unknown type or a bad number.
+ */
+export function tocEntryToTarEntry(e: EstargzTocEntry, subject: string): TarEntry {
   const type = TYPES[e.type];
   if (type === undefined) throw invalidArgument(`the eStargz TOC entry '${e.name}' has unknown type '${e.type}'`, { subject, hint: 'read the layer whole' });
   const mtimeMs = e.modtime === undefined ? NaN : Date.parse(e.modtime);
@@ -137,7 +142,7 @@ export function tocToLayout(toc: EstargzToc, tocOffset: number, options: { subje
       continue;
     }
     finish();
-    const entry = toEntry(e, subject);
+    const entry = tocEntryToTarEntry(e, subject);
     const hidden = options.showLandmarks !== true && ESTARGZ_LANDMARKS.includes(entry.path);
     if (!hidden) entries.push(entry);
     if (entry.type === 'file' && entry.size > 0) current = { entry, name: e.name, parts: [e], hidden };

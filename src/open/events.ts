@@ -31,6 +31,8 @@ export type LayerHow =
   | 'indexed-now'
   /** Read lazily through the layer's own eStargz TOC (verified against its toc.digest annotation). */
   | 'estargz'
+  /** Read lazily through the layer's own zstd:chunked TOC (verified against its manifest-checksum annotation). */
+  | 'zstd-chunked'
   /** Downloaded whole and verified (a small layer, an ineligible image, `mode: 'full'`). */
   | 'whole';
 

@@ -6,11 +6,13 @@ import { IndexStore } from '../index-store/index-store.js';
 import type { LocalIndexCache } from '../index-store/local-index-cache.js';
 import type { IndexRegistry } from '../index-store/registry-indexes.js';
 import { isEstargzLayer, openEstargzLayer } from '../estargz/estargz-layer.js';
+import { isZstdChunkedLayer, openZstdChunkedLayer } from '../zstd-chunked/zstd-chunked-layer.js';
 import { buildIndex, notIndexableReason } from '../layer/build-index.js';
 import { openIndexedLayer } from '../layer/indexed-layer.js';
 import { openWholeLayer } from '../layer/whole-layer.js';
 import type { LayerContent } from '../layer/types.js';
 import type { ImageFsEventListener, LayerHow } from './events.js';
+import { ImageError } from '../errors/image-fs-error.js';
 
 /** How {@link openImage} serves layers. */
 export interface LayerStrategyOptions {
@@ -97,10 +99,22 @@ export async function openLayers(
     if (!auto) return whole("mode 'full' pulls every layer whole");
     const ineligible = options.wholeLayers?.get(position);
     if (ineligible !== undefined) return whole(ineligible);
+    // Layers with their own verified table of contents. One imagefs cannot read that way (an
+    // InvalidArgument: a chunk kind it does not know, a TOC version) is pulled whole instead; a
+    // TOC that fails its digest (DataLoss) is an error, never a fallback.
+    const ownToc = async (open: () => Promise<LayerContent>, how: LayerHow): Promise<Opened> => {
+      try {
+        return { layer: await open(), how };
+      } catch (error) {
+        if (error instanceof ImageError && error.code === 'InvalidArgument') return whole(`its ${how} table of contents cannot be used: ${error.message}`);
+        throw error;
+      }
+    };
+    if (isZstdChunkedLayer(descriptor) && (descriptor.urls?.length ?? 0) === 0) return ownToc(() => openZstdChunkedLayer(source, descriptor, signal), 'zstd-chunked');
     const refused = notIndexableReason(descriptor);
     if (refused !== undefined) return whole(refused.message);
     if ((descriptor.urls?.length ?? 0) > 0) return whole('a non-distributable layer is fetched whole from its URL');
-    if (isEstargzLayer(descriptor)) return { layer: await openEstargzLayer(source, descriptor, signal), how: 'estargz' };
+    if (isEstargzLayer(descriptor)) return ownToc(() => openEstargzLayer(source, descriptor, signal), 'estargz');
     const found = await store.find(image.digest, descriptor, signal);
     if (found !== undefined) return { layer: await openIndexedLayer(source, descriptor, found.index, { ...signal, ...spanCache }), how: 'index' };
     if (descriptor.size < minLazy) return whole(`no stored index, and the layer is under ${minLazy} bytes: an index would not pay`);

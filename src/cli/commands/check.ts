@@ -5,6 +5,8 @@ import { IndexStore } from '../../index-store/index-store.js';
 import { BlobCacheIndexCache } from '../../index-store/local-index-cache.js';
 import { openSource } from '../../open/open-source.js';
 import { RegistrySource } from '../../registry/registry-source.js';
+import { isEstargzLayer } from '../../estargz/estargz-layer.js';
+import { isZstdChunkedLayer } from '../../zstd-chunked/zstd-chunked-layer.js';
 import type { EligibilityReason, EligibilityReport } from '../../eligibility/report.js';
 import { writeOut, type CommandSpec } from '../command-spec.js';
 import { registryOptions } from '../open.js';
@@ -21,9 +23,10 @@ export interface CheckJson {
 
 /**
  * For a lazy layer: whether an imagefs index is stored for it (in the registry next to the image,
- * or in the local cache). Without one, `openImage` pulls the layer whole until it is indexed.
+ * or in the local cache), or whether it needs none (`own-toc`: eStargz and zstd:chunked layers
+ * carry their own table of contents). Without one, `openImage` pulls the layer whole.
  */
-export type IndexState = 'stored' | 'missing';
+export type IndexState = 'stored' | 'missing' | 'own-toc';
 
 /** Builds the `check --json` document of a report. */
 export function checkJson(report: EligibilityReport, indexes: ReadonlyMap<string, IndexState> = new Map()): CheckJson {
@@ -86,7 +89,7 @@ export function checkText(ref: string, report: EligibilityReport, indexes: Reado
   lines.push('', 'layers (base first):');
   report.layers.forEach((l, i) => {
     const index = indexes.get(l.digest);
-    const note = index === undefined ? '' : index === 'stored' ? '  (index stored)' : '  (no index yet)';
+    const note = index === undefined ? '' : index === 'stored' ? '  (index stored)' : index === 'own-toc' ? '  (own table of contents)' : '  (no index yet)';
     lines.push(`  ${String(i).padStart(2)}  ${l.mode.padEnd(5)}  ${l.digest}  ${l.mediaType}  ${l.size} bytes${note}`);
   });
   if (report.layers.length === 0) lines.push('  (none analysed)');
@@ -98,7 +101,7 @@ export const checkCommand: CommandSpec = {
   name: 'check',
   args: ['REF'],
   summary: 'tell whether REF is eligible for lazy streaming, with every reason and its fix',
-  details: 'Reads the manifest and the config, and sends at most one 1-byte Range request to the registry (plus a 64-byte read of the end of zstd layers without zstd:chunked annotations), then prints the verdict, every problem and note with its layer, position and fix, and how each layer would be served (lazy or whole). Problems (SCHEMA1_MANIFEST, DUPLICATE_LAYER, EMPTY_LAYER, ENCRYPTED_LAYER, RANGE_UNSUPPORTED, UNSUPPORTED_MEDIA_TYPE) make the image ineligible; notes (SMALL_LAYER, NOT_SEEKABLE, NON_DISTRIBUTABLE_LAYER) only mark layers whole. Exit 0 when eligible, 3 when not (the report is still printed). For each lazy layer it also says whether an imagefs index is stored (in --cache or next to the image in the registry) and, if not, the command that builds one. With --json: {eligible, reasons: [{code, message, fix, informational, layer?, position?}], layers: [{digest, mediaType, size, mode: "lazy"|"whole", index?: "stored"|"missing"}]}.',
+  details: 'Reads the manifest and the config, and sends at most one 1-byte Range request to the registry (plus a 64-byte read of the end of zstd layers without zstd:chunked annotations), then prints the verdict, every problem and note with its layer, position and fix, and how each layer would be served (lazy or whole). Problems (SCHEMA1_MANIFEST, DUPLICATE_LAYER, EMPTY_LAYER, ENCRYPTED_LAYER, RANGE_UNSUPPORTED, UNSUPPORTED_MEDIA_TYPE) make the image ineligible; notes (SMALL_LAYER, NOT_SEEKABLE, NON_DISTRIBUTABLE_LAYER) only mark layers whole. Exit 0 when eligible, 3 when not (the report is still printed). For each lazy layer it also says whether an imagefs index is stored (in --cache or next to the image in the registry) and, if not, the command that builds one. With --json: {eligible, reasons: [{code, message, fix, informational, layer?, position?}], layers: [{digest, mediaType, size, mode: "lazy"|"whole", index?: "stored"|"missing"|"own-toc"}]}.',
   options: [],
   async run(ctx) {
     const ref = ctx.args[0]!;
@@ -138,6 +141,10 @@ async function storedIndexes(
     });
     for (const layer of image.layers) {
       if (!lazy.some((l) => l.digest === layer.digest)) continue;
+      if (isEstargzLayer(layer) || isZstdChunkedLayer(layer)) {
+        states.set(layer.digest, 'own-toc');
+        continue;
+      }
       const found = await store.find(image.digest, layer, signal === undefined ? {} : { signal });
       states.set(layer.digest, found === undefined ? 'missing' : 'stored');
     }
