@@ -35,6 +35,11 @@ export interface AnalyzeEligibilityOptions extends RegistryClientOptions {
    * zstd:chunked footer. Default `true`; `false` counts such layers as not seekable.
    */
   detectSeekableZstd?: boolean;
+  /**
+   * What a failed Range probe means: `throw` (default) rejects with its error; `unknown` goes on
+   * as if the registry honoured ranges (the layers' own reads then fail with their own errors).
+   */
+  probeFailure?: 'throw' | 'unknown';
 }
 
 /**
@@ -91,7 +96,11 @@ export async function gatherFacts(source: ImageSource, options: AnalyzeEligibili
   throwIfAborted(signal);
   const target = probeTarget(resolved.layers);
   if (options.probeRange !== false && target !== undefined && isRegistrySource(source)) {
-    facts.rangeSupported = await probeRangeSupport(source.reference, target, options);
+    try {
+      facts.rangeSupported = await probeRangeSupport(source.reference, target, options);
+    } catch (error) {
+      if (options.probeFailure !== 'unknown' || signal?.aborted === true) throw error;
+    }
   }
   // A zstd:chunked layer streams only when its manifest-checksum annotation lets imagefs verify
   // its table of contents; one recognised without it (annotations stripped) is pulled whole.

@@ -1,10 +1,8 @@
 import type { ImageSource, ResolvedImage } from '../image/types.js';
 import type { RegistryClientOptions } from '../registry/options.js';
+import { gatherFacts } from './analyze.js';
 import type { EligibilityReason, EligibilityReport } from './report.js';
-import { isRegistrySource, probeRangeSupport, probeTarget } from './range-probe.js';
-import { applyEligibilityRules, type EligibilityFacts } from './rules.js';
-import { validateResolvedImage } from './validate-image.js';
-import { hasZstdChunkedAnnotation } from './zstd-seekable.js';
+import { applyEligibilityRules } from './rules.js';
 
 /** Options of {@link planLayerModes}. */
 export interface LayerPlanOptions extends RegistryClientOptions {
@@ -32,7 +30,8 @@ export interface LayerModes {
 /**
  * The eligibility analysis as `openImage` runs it in `auto` mode: cheap (the manifest and config
  * are already resolved; at most one 1-byte Range probe per registry, whose failure only means
- * "unknown"; zstd layers count as seekable only by their annotations), and never silent: when any
+ * "unknown"; no reads of zstd layers: their annotations decide) — the same facts and rules as
+ * {@link analyzeEligibility}, and never silent: when any
  * reason applies, `onFallback` receives them all before any layer is opened.
  *
  * @param source - the image's source.
@@ -44,23 +43,8 @@ export interface LayerModes {
  * ```
  */
 export async function planLayerModes(source: ImageSource, image: ResolvedImage, options: LayerPlanOptions = {}): Promise<LayerModes> {
-  validateResolvedImage(image);
-  const facts: EligibilityFacts = {
-    manifestMediaType: image.mediaType,
-    layers: image.layers,
-    seekableZstd: new Set(image.layers.filter(hasZstdChunkedAnnotation).map((l) => l.digest)),
-  };
-  if (options.minLazyLayerSize !== undefined) facts.minLazyLayerSize = options.minLazyLayerSize;
-  const target = probeTarget(image.layers);
-  if (target !== undefined && isRegistrySource(source)) {
-    const { onFallback: _ignored, minLazyLayerSize: _min, ...probeOptions } = options;
-    try {
-      facts.rangeSupported = await probeRangeSupport(source.reference, target, probeOptions);
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      // Unknown: the layers' own reads will tell (and fail with their own clear errors).
-    }
-  }
+  const { onFallback, ...gather } = options;
+  const facts = await gatherFacts(source, { ...gather, resolved: image, detectSeekableZstd: false, probeFailure: 'unknown' });
   const report = applyEligibilityRules(facts);
   const whole = new Map<number, string>();
   const mark = (position: number, r: { code: string; message: string }): void => {
@@ -71,6 +55,6 @@ export async function planLayerModes(source: ImageSource, image: ResolvedImage, 
     // Image-level reasons (schema 1, a registry without ranges): every layer whole, whatever index exists.
     if (r.code === 'SCHEMA1_MANIFEST' || r.code === 'RANGE_UNSUPPORTED') image.layers.forEach((_, position) => mark(position, r));
   }
-  if (report.reasons.length > 0) options.onFallback?.(report.reasons);
+  if (report.reasons.length > 0) onFallback?.(report.reasons);
   return { report, whole };
 }

@@ -1,16 +1,11 @@
 import type { Descriptor, ImageSource } from '../image/types.js';
 import type { ReadOptions } from '../source/read-at.js';
+import { endsWithZstdChunkedFooter, ZSTD_CHUNKED_FOOTER_MAGIC, ZSTD_CHUNKED_POSITION_ANNOTATIONS } from '../zstd-chunked/footer.js';
+import { ZSTD_CHUNKED_CHECKSUM_ANNOTATIONS } from '../zstd-chunked/toc.js';
 
 /** The annotations zstd:chunked layers carry (the older `io.containers.` prefix and the newer one). */
-export const ZSTD_CHUNKED_ANNOTATIONS: readonly string[] = [
-  'io.github.containers.zstd-chunked.manifest-checksum',
-  'io.github.containers.zstd-chunked.manifest-position',
-  'io.containers.zstd-chunked.manifest-checksum',
-  'io.containers.zstd-chunked.manifest-position',
-];
+export const ZSTD_CHUNKED_ANNOTATIONS: readonly string[] = [...ZSTD_CHUNKED_CHECKSUM_ANNOTATIONS, ...ZSTD_CHUNKED_POSITION_ANNOTATIONS];
 
-/** The magic that ends a zstd:chunked footer: `GnUlInUx`. */
-export const ZSTD_CHUNKED_FOOTER_MAGIC: Uint8Array = new TextEncoder().encode('GnUlInUx');
 
 /** Bytes read from the end of a zstd layer to look for the footer (the v1 footer frame is 48, v2 up to 64). */
 export const ZSTD_FOOTER_PROBE_BYTES = 64;
@@ -19,15 +14,6 @@ export const ZSTD_FOOTER_PROBE_BYTES = 64;
 export function hasZstdChunkedAnnotation(descriptor: Descriptor): boolean {
   const annotations = descriptor.annotations ?? {};
   return ZSTD_CHUNKED_ANNOTATIONS.some((name) => typeof annotations[name] === 'string');
-}
-
-/** True when `tail` (the last bytes of a blob) ends with the zstd:chunked footer magic. */
-export function endsWithZstdChunkedFooter(tail: Uint8Array): boolean {
-  const m = ZSTD_CHUNKED_FOOTER_MAGIC;
-  if (tail.length < m.length) return false;
-  const start = tail.length - m.length;
-  for (let i = 0; i < m.length; i++) if (tail[start + i] !== m[i]) return false;
-  return true;
 }
 
 /**

@@ -8,13 +8,24 @@
 import { dataLoss } from '../errors/image-fs-error.js';
 import type { Descriptor } from '../image/types.js';
 import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
-import { endsWithZstdChunkedFooter } from '../eligibility/zstd-seekable.js';
 
 /** Position annotations, newest name first. */
 export const ZSTD_CHUNKED_POSITION_ANNOTATIONS: readonly string[] = [
   'io.github.containers.zstd-chunked.manifest-position',
   'io.containers.zstd-chunked.manifest-position',
 ];
+
+/** The magic that ends a zstd:chunked footer: `GnUlInUx`. */
+export const ZSTD_CHUNKED_FOOTER_MAGIC: Uint8Array = new TextEncoder().encode('GnUlInUx');
+
+/** True when `tail` (the last bytes of a blob) ends with the zstd:chunked footer magic. */
+export function endsWithZstdChunkedFooter(tail: Uint8Array): boolean {
+  const m = ZSTD_CHUNKED_FOOTER_MAGIC;
+  if (tail.length < m.length) return false;
+  const start = tail.length - m.length;
+  for (let i = 0; i < m.length; i++) if (tail[start + i] !== m[i]) return false;
+  return true;
+}
 
 /** Skippable frame magic of the footer (0x184D2A50, little endian). */
 const SKIPPABLE_MAGIC = 0x184d2a50;
