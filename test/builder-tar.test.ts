@@ -8,15 +8,23 @@ import {
   BLOCK_SIZE,
   capabilityXattr,
   Cap,
+  encodeGnuSparseExtension,
   encodeHeader,
   encodePaxRecords,
+  extendedHeader,
   file,
+  fixHeaderChecksum,
   formatPaxTime,
+  formatPaxTimeNs,
+  gnuLongHeader,
   headerChecksum,
   kitchenSinkLayers,
   randomBytes,
+  rawNameBytes,
   runTool,
+  sparseFile,
   splitUstarPath,
+  writeBase256,
   writeTar,
   type TarRecord,
 } from '../src/testing/builder/index.js';
@@ -179,5 +187,83 @@ describe('writeTar', () => {
       // magic v2+effective | permitted lo (bits 10, 13) | inheritable lo (bit 21) | hi words
       expect(Buffer.from(cap).toString('hex')).toBe('01000002' + '00240000' + '00002000' + '00000000' + '00000000');
     });
+  });
+});
+
+describe('writer features for hostile and exact archives', () => {
+  const latin1 = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+
+  it('formats nanosecond PAX times as Go reads them, and base-256 negative numbers', () => {
+    expect(formatPaxTimeNs(1_700_000_000_123_456_789n)).toBe('1700000000.123456789');
+    expect(formatPaxTimeNs(-1_500_000_000n)).toBe('-1.500000000');
+    expect(formatPaxTimeNs(-500_000_000n)).toBe('-0.500000000');
+    expect(formatPaxTimeNs(0n)).toBe('0.000000000');
+    const field = new Uint8Array(12);
+    writeBase256(field, 0, 12, -1);
+    expect([...field]).toEqual(new Array(12).fill(0xff));
+    writeBase256(field, 0, 12, -100000);
+    expect(Buffer.from(field).readIntBE(6, 6)).toBe(-100000);
+    expect(field[0]).toBe(0xff);
+    writeBase256(field, 0, 8, 2 ** 32 - 1);
+    expect([...field.subarray(0, 8)]).toEqual([0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    const h = encodeHeader({ name: 'old', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: -86400, atime: 5, ctime: 6, typeflag: '0', format: 'gnu' });
+    expect(h[136]).toBe(0xff);
+    expect(latin1(h.subarray(345, 356))).toBe('00000000005');
+    expect(latin1(h.subarray(357, 368))).toBe('00000000006');
+  });
+
+  it('writes names as exact bytes (Uint8Array or raw-byte strings)', () => {
+    const raw = Uint8Array.of(0x61, 0xe9, 0xff);
+    expect([...rawNameBytes('a\udce9\udcff')]).toEqual([...raw]);
+    const r = file(raw, 'x');
+    expect(r.path).toBe('a\udce9\udcff');
+    const tar = writeTar([r]);
+    expect([...tar.subarray(0, 4)]).toEqual([0x61, 0xe9, 0xff, 0]);
+  });
+
+  it('writes raw blocks verbatim: several x headers, global headers, GNU L/K, hostile payloads, endBlocks', async () => {
+    const tar = writeTar([
+      extendedHeader([['path', 'ignored'], ['uid', '5']]),
+      extendedHeader([['path', 'from-pax']]),
+      file('hdr-name', 'x'),
+      extendedHeader([['comment', 'global']], { type: 'g' }),
+      gnuLongHeader('L', 'from-gnu-L'),
+      file('short', 'y'),
+    ]);
+    const parsed = await parseWithTarStream(tar);
+    expect(parsed.map((p) => p.header.name)).toEqual(['from-pax', 'from-gnu-L']);
+    expect(String.fromCharCode(tar[512 * 2 + 156]!)).toBe('x');
+    const hostile = extendedHeader(new TextEncoder().encode('11 path=ab\n\0\0\0'));
+    expect(latin1(hostile.subarray(512, 512 + 14))).toBe('11 path=ab\n\0\0\0');
+    expect(writeTar([file('a', 'x')], { endBlocks: 0 }).length).toBe(1024);
+    expect(writeTar([file('a', 'x')], { endBlocks: 1 }).length).toBe(1536);
+    const fixed = encodeHeader({ name: 'n', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: '0', format: 'ustar' });
+    fixed[0] = 0x6d;
+    expect(parseInt(latin1(fixHeaderChecksum(fixed).subarray(148, 154)), 8)).toBe(headerChecksum(fixed));
+  });
+
+  it('writes sparse files in the four GNU formats', () => {
+    const layout = { size: 10_000, segments: [[1024, 'a'.repeat(512)], [4096, 'tail']] as Array<[number, string]> };
+    const old = writeTar([sparseFile('s', { ...layout, format: 'gnu-old' })]);
+    expect(String.fromCharCode(old[156]!)).toBe('S');
+    expect(latin1(old.subarray(257, 265))).toBe('ustar  \0');
+    expect(parseInt(latin1(old.subarray(483, 494)), 8)).toBe(10_000);
+    expect(parseInt(latin1(old.subarray(124, 135)), 8)).toBe(516);
+    const ext = encodeGnuSparseExtension([1, 2, 3, 4], true);
+    expect(latin1(ext.subarray(12, 24))).toBe('00000000002\0');
+    expect(ext[504]).toBe(1);
+    const v00 = latin1(writeTar([sparseFile('s', { ...layout, format: 'pax-0.0' })]));
+    expect(v00).toContain('GNU.sparse.offset=1024\n');
+    expect(v00).toContain('GNU.sparse.numblocks=3\n'); // the final [10000, 0] segment, as GNU tar writes it
+    const v01 = latin1(writeTar([sparseFile('s', { ...layout, format: 'pax-0.1' })]));
+    expect(v01).toContain('GNU.sparse.map=1024,512,4096,4,10000,0\n');
+    const v10 = writeTar([sparseFile('dir/s', { ...layout, format: 'pax-1.0' })]);
+    expect(latin1(v10)).toContain('GNU.sparse.name=dir/s\n');
+    expect(latin1(v10.subarray(1024, 1124))).toMatch(/^GNUSparseFile.0\/s\0/);
+    expect(latin1(v10.subarray(1536, 1536 + 26))).toBe('3\n1024\n512\n4096\n4\n10000\n0\n');
+    const r = sparseFile('s', { ...layout, format: 'pax-1.0' });
+    expect(r.data!.length).toBe(10_000);
+    expect(latin1(r.data!.subarray(4096, 4100))).toBe('tail');
+    expect(() => sparseFile('s', { size: 10, segments: [[8, 'abc']], format: 'pax-0.1' })).toThrow(/outside the size/);
   });
 });

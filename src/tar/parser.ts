@@ -1,16 +1,29 @@
 import { dataLoss, invalidArgument } from '../errors/image-fs-error.js';
 import type { EntryType, TarEntry } from './entry.js';
-import { BLOCK_SIZE, decodeHeader, decodeString, isZeroBlock, padding, type RawHeader } from './header.js';
-import { mergePax, parsePax, paxOverrides, type PaxOverrides, type PaxRecords } from './pax.js';
+import { BLOCK_SIZE, decodeHeader, isZeroBlock, padding, type RawHeader } from './header.js';
+import { parsePax, paxOverrides, type PaxOverrides, type PaxRecords } from './pax.js';
 import { normalizeTarPath } from './path.js';
+import { decodeRawName } from './raw-name.js';
+import {
+  compactSparseMap,
+  parseSparseMap0x,
+  paxSparseFormat,
+  readOldGnuSparse,
+  sparseDataLength,
+  SparseMap1x0Reader,
+  validateSparseMap,
+  type SparseFormat,
+} from './sparse.js';
+import { parseGoInt } from './time.js';
 
 /** Options of {@link TarStreamParser}. */
 export interface TarParserOptions {
   /** Named in error messages and errors' `subject` (for instance the layer digest). */
   subject?: string;
   /**
-   * Largest payload of a metadata entry (PAX header, GNU long name) the parser buffers, in bytes.
-   * Default 1 MiB. A larger one fails with `InvalidArgument`.
+   * Largest payload of a metadata entry (PAX header, GNU long name) and largest PAX 1.0 sparse
+   * map the parser buffers, in bytes. Default 1 MiB (Go's `maxSpecialFileSize`). A larger one
+   * fails with `InvalidArgument`.
    */
   maxMetaSize?: number;
   /**
@@ -20,36 +33,64 @@ export interface TarParserOptions {
    */
   unknownTypes?: 'error' | 'skip';
   /**
-   * Receives the data of each entry as it streams past, in order, without copying. `position`
-   * is the offset of `chunk` within the entry's data. The chunk is only valid during the call.
+   * Receives the stored data of each entry as it streams past, in order, without copying.
+   * `position` is the offset of `chunk` within the entry's stored data (for a sparse file: within
+   * its segments laid end to end, after its map). The chunk is only valid during the call.
    */
   onData?: (entry: TarEntry, chunk: Uint8Array, position: number) => void;
 }
 
-type State = 'header' | 'meta' | 'sparse-ext' | 'data' | 'done';
+type State = 'header' | 'meta' | 'sparse-ext' | 'sparse-map' | 'data' | 'done';
 
 const TYPES: Record<string, EntryType> = {
-  '0': 'file', '\0': 'file', '7': 'file', S: 'file',
+  '0': 'file', '7': 'file', S: 'file',
   '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo', D: 'dir',
 };
 /** Types that never have data records, whatever their size field says (as Go's archive/tar). */
 const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 
+/** An entry whose sparse map is still being read (old GNU extension blocks, PAX 1.0 map). */
+interface SparseDraft {
+  entry: TarEntry;
+  headerOffset: number;
+  /** Stored bytes of the entry (its size field after PAX), map blocks of PAX 1.0 included. */
+  stored: number;
+  format: SparseFormat;
+  map: number[];
+  reader?: SparseMap1x0Reader;
+}
+
 /**
- * A push-based, synchronous tar reader. Feed it the uncompressed layer stream in chunks of any
- * size; it calls `onEntry` for every entry, in order, as soon as the entry's headers are complete
- * (before its data). It buffers headers, PAX records and GNU long names only, never file data.
+ * A push-based, synchronous tar reader that reads every archive as Go's archive/tar reader does
+ * (containerd applies layers with it). Feed it the uncompressed layer stream in chunks of any
+ * size; it calls `onEntry` for every entry, in order, as soon as the entry's headers (and sparse
+ * map) are complete, before its data. It buffers headers, PAX records, GNU long names and sparse
+ * maps only, never file data.
  *
- * Choices, documented:
- * - The end of the archive is two zero blocks; whatever follows is ignored. A lone zero block
- *   followed by a header is skipped (like `tar --ignore-zeros`). A stream that ends right after
- *   an entry's data, without the zero blocks or even the final padding, is accepted, since some
- *   writers produce it and no entry is lost.
- * - Hardlinks, symlinks, devices, directories and FIFOs have no data records (Go archive/tar's
- *   rule, which containerd uses): their size field is ignored and their size reported as 0.
- * - A `'\0'` entry whose name ends in `/` is a directory (old v7 writers). GNU `'D'` dumpdir is a
- *   directory (its data is skipped). GNU `'V'` volume labels are dropped silently.
- * - Names are decoded as UTF-8 (invalid bytes become U+FFFD).
+ * As Go does:
+ * - Headers: octal or base-256 numbers (negative times allowed), both checksum conventions,
+ *   ustar / GNU / star / v7 formats, GNU and star atime/ctime.
+ * - PAX `x` records apply to the next entry; several `x` in a row: the last one wins entirely.
+ *   PAX `g` (global) records are parsed (a malformed one is an error) and otherwise ignored, as
+ *   containerd ignores them; a `g` also drops pending `x`, `L` and `K` headers. Records with an
+ *   empty value are skipped. GNU `L`/`K` long names win over PAX `path`/`linkpath`.
+ * - A `'\0'` entry whose name ends in `/` is a directory. Hardlinks, symlinks, devices,
+ *   directories and FIFOs have no data, whatever their size field says.
+ * - GNU sparse files (old GNU `'S'`, PAX 0.0, 0.1, 1.0) are `file` entries with their logical
+ *   `size` and a `sparse` map (zero-length segments dropped); `dataOffset` is the first stored
+ *   byte. A map that is out of order, overlapping, past the size, or that does not account for
+ *   exactly the stored bytes is refused.
+ * - The archive ends at a zero block followed by a second one (what follows is ignored) or by
+ *   the end of the stream; a stream that ends right after an entry's data (even without its final
+ *   padding), or after metadata headers, is accepted. A zero block followed by a header, a
+ *   partial header and a truncated payload are refused.
+ * - Names, link names, GNU long names and PAX `path`/`linkpath` keep their exact bytes (see
+ *   `raw-name.ts`); user and group names are decoded as UTF-8.
+ *
+ * imagefs choices: GNU `'7'` (contiguous) is a file, `'D'` (dumpdir) a directory whose data is
+ * skipped, `'V'` (volume label) is dropped; other types throw `InvalidArgument` unless
+ * `unknownTypes: 'skip'`. Every refusal is an `ImageError` (`DataLoss`, or `InvalidArgument` for
+ * limits and unknown types) naming the entry and the byte offset.
  *
  * @example
  * ```ts
@@ -69,16 +110,16 @@ export class TarStreamParser {
   private metaLength = 0;
   private metaType = '';
   private metaOffset = 0;
+  private metaName = '';
   private dataRemaining = 0;
   private padRemaining = 0;
   private dataPosition = 0;
   private current: TarEntry | undefined;
-  private pendingSparse: { raw: RawHeader; headerOffset: number } | undefined;
-  private globalPax: PaxRecords = new Map();
+  private draft: SparseDraft | undefined;
   private localPax: PaxRecords | undefined;
   private longName: string | undefined;
   private longLink: string | undefined;
-  private zeroBlocks = 0;
+  private zeroBlockAt = -1;
   private count = 0;
   private readonly maxMetaSize: number;
 
@@ -143,7 +184,8 @@ export class TarStreamParser {
           break;
         }
         case 'header':
-        case 'sparse-ext': {
+        case 'sparse-ext':
+        case 'sparse-map': {
           let block: Uint8Array;
           const blockOffset = this.offset - this.blockLength;
           if (this.blockLength === 0 && length - pos >= BLOCK_SIZE) {
@@ -161,7 +203,8 @@ export class TarStreamParser {
             block = this.block;
           }
           if (this.state === 'header') this.onHeader(block, blockOffset);
-          else this.onSparseExtension(block);
+          else if (this.state === 'sparse-ext') this.onSparseExtension(block, blockOffset);
+          else this.onSparseMapBlock(block, blockOffset);
           break;
         }
       }
@@ -171,38 +214,31 @@ export class TarStreamParser {
   /**
    * Declares the end of the stream.
    *
-   * @throws ImageError `DataLoss` when the stream stopped inside a header, a metadata payload or
-   * an entry's data, or after metadata entries that describe no entry.
+   * @throws ImageError `DataLoss` when the stream stopped inside a header, a metadata payload, a
+   * sparse map or an entry's data.
    */
   end(): void {
     const at = `at offset ${this.offset}`;
     const subject = this.options.subject;
+    const hint = 'The layer is truncated; fetch it again and check its digest.';
     switch (this.state) {
       case 'done':
         return;
       case 'data':
         if (this.dataRemaining > 0) {
           const name = this.current ? `'${this.current.path}'` : 'an entry';
-          throw dataLoss(
-            `tar stream ends ${at} inside the data of ${name}: ${this.dataRemaining} more bytes were expected`,
-            { subject, hint: 'The layer is truncated; fetch it again and check its digest.' },
-          );
+          throw dataLoss(`tar stream ends ${at} inside the data of ${name}: ${this.dataRemaining} more bytes were expected`, { subject, hint });
         }
-        break;
+        return;
       case 'meta':
-        throw dataLoss(`tar stream ends ${at} inside an extended header that started at ${this.metaOffset}`, { subject });
+        throw dataLoss(`tar stream ends ${at} inside the extended header '${this.metaName}' whose data started at ${this.metaOffset}`, { subject, hint });
       case 'sparse-ext':
-        throw dataLoss(`tar stream ends ${at} inside the sparse map of a GNU sparse entry`, { subject });
+      case 'sparse-map':
+        throw dataLoss(`tar stream ends ${at} inside the sparse map of '${this.draft?.entry.path ?? ''}'`, { subject, hint });
       case 'header':
-        if (this.blockLength > 0 && !isZeroBlock(padTo512(this.block, this.blockLength))) {
-          throw dataLoss(`tar stream ends ${at} inside a header (${this.blockLength} of 512 bytes)`, {
-            subject,
-            hint: 'The layer is truncated; fetch it again and check its digest.',
-          });
+        if (this.blockLength > 0) {
+          throw dataLoss(`tar stream ends ${at} inside a header (${this.blockLength} of 512 bytes)`, { subject, hint });
         }
-    }
-    if (this.localPax || this.longName !== undefined || this.longLink !== undefined) {
-      throw dataLoss(`tar stream ends ${at} after an extended header with no entry following it`, { subject });
     }
   }
 
@@ -213,22 +249,33 @@ export class TarStreamParser {
 
   private onHeader(block: Uint8Array, headerOffset: number): void {
     const subject = this.options.subject;
+    if (this.zeroBlockAt >= 0) {
+      if (isZeroBlock(block)) {
+        this.state = 'done';
+        return;
+      }
+      throw dataLoss(
+        `tar stream has a lone zero block at offset ${this.zeroBlockAt} followed by a header at offset ${headerOffset}; ` +
+          `Go's archive/tar (containerd) refuses this`,
+        { subject, hint: 'The layer was concatenated or damaged; rebuild it with a standard tar writer.' },
+      );
+    }
     if (isZeroBlock(block)) {
-      this.zeroBlocks++;
-      if (this.zeroBlocks >= 2) this.state = 'done';
+      this.zeroBlockAt = headerOffset;
       return;
     }
-    this.zeroBlocks = 0;
     const raw = decodeHeader(block, headerOffset, subject);
     const type = raw.typeflag;
     if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+      if (raw.size < 0) throw dataLoss(`tar metadata entry '${raw.name}' ('${type}') at offset ${headerOffset} has a negative size ${raw.size}`, { subject });
       if (raw.size > this.maxMetaSize) {
         throw invalidArgument(
-          `tar metadata entry '${type}' at offset ${headerOffset} is ${raw.size} bytes, over the ${this.maxMetaSize}-byte limit`,
+          `tar metadata entry '${raw.name}' ('${type}') at offset ${headerOffset} is ${raw.size} bytes, over the ${this.maxMetaSize}-byte limit`,
           { subject, hint: 'Raise maxMetaSize if this layer is genuine.' },
         );
       }
       this.metaType = type;
+      this.metaName = raw.name;
       this.metaOffset = this.offset;
       this.meta = new Uint8Array(raw.size);
       this.metaLength = 0;
@@ -236,38 +283,32 @@ export class TarStreamParser {
       if (raw.size === 0) this.finishMeta();
       return;
     }
-    if (type === 'S' && raw.gnuIsExtended) {
-      this.pendingSparse = { raw, headerOffset };
-      this.state = 'sparse-ext';
-      return;
-    }
     this.startEntry(raw, headerOffset);
-  }
-
-  private onSparseExtension(block: Uint8Array): void {
-    // 21 sparse descriptors of 24 bytes, then the isextended flag at byte 504.
-    if (block[504] !== 0) return;
-    const pending = this.pendingSparse!;
-    this.pendingSparse = undefined;
-    this.startEntry(pending.raw, pending.headerOffset);
   }
 
   private finishMeta(): void {
     const payload = this.meta;
     const subject = this.options.subject;
     this.meta = new Uint8Array(0);
+    const ctx = { offset: this.metaOffset, subject, headerName: this.metaName };
     switch (this.metaType) {
       case 'x':
-        this.localPax = mergePaxKeepEmpty(this.localPax, parsePax(payload, this.metaOffset, subject));
+        // Go: each 'x' replaces the records of any earlier one.
+        this.localPax = parsePax(payload, ctx);
         break;
       case 'g':
-        this.globalPax = mergePax(this.globalPax, parsePax(payload, this.metaOffset, subject));
+        // Go returns a 'g' as an entry of its own (containerd ignores it): it consumes the
+        // pending 'x', 'L' and 'K' headers, and its records do not reach later entries.
+        parsePax(payload, ctx);
+        this.localPax = undefined;
+        this.longName = undefined;
+        this.longLink = undefined;
         break;
       case 'L':
-        this.longName = decodeString(payload, 0, payload.length);
+        this.longName = cutAtNul(payload);
         break;
       case 'K':
-        this.longLink = decodeString(payload, 0, payload.length);
+        this.longLink = cutAtNul(payload);
         break;
     }
     this.skip(0, padding(payload.length));
@@ -283,46 +324,90 @@ export class TarStreamParser {
 
   private startEntry(raw: RawHeader, headerOffset: number): void {
     const subject = this.options.subject;
-    const over: PaxOverrides = this.globalPax.size === 0 && !this.localPax
-      ? {}
-      : paxOverrides(mergePax(this.globalPax, this.localPax), headerOffset, subject);
+    const pax = this.localPax;
     const longName = this.longName;
     const longLink = this.longLink;
     this.localPax = undefined;
     this.longName = undefined;
     this.longLink = undefined;
+    const over: PaxOverrides = pax ? paxOverrides(pax, { offset: headerOffset, subject, entry: raw.name }) : {};
 
-    const rawPath = over.sparseName ?? over.path ?? longName ?? raw.name;
+    let name = over.path ?? raw.name;
+    if (longName) name = longName;
+    let link = over.linkpath ?? raw.linkname;
+    if (longLink) link = longLink;
     let flag = raw.typeflag;
-    if (flag === '\0' && rawPath.endsWith('/')) flag = '5';
-    const storedSize = over.size ?? raw.size;
+    if (flag === '\0') flag = name.endsWith('/') ? '5' : '0';
+    const headerOnly = HEADER_ONLY.has(flag);
+    const stored = headerOnly ? 0 : (over.size ?? raw.size);
+    const where = (): string => `tar entry '${normalizeTarPath(name)}' at offset ${headerOffset}`;
+    if (stored < 0) throw dataLoss(`${where()} has a negative size ${stored}`, { subject });
+
+    let sparse: SparseFormat | undefined;
+    let logical = stored;
+    if (flag === 'S') {
+      if (raw.format !== 'gnu') {
+        throw dataLoss(`${where()} has the GNU sparse type 'S' in a ${raw.format} header (Go accepts it only in GNU headers)`, { subject });
+      }
+      sparse = 'gnu-old';
+      logical = raw.gnuRealSize!;
+    } else {
+      sparse = paxSparseFormat(pax);
+      if (sparse) {
+        const sparseName = pax!.get('GNU.sparse.name');
+        if (sparseName && sparseName.length > 0) name = decodeRawName(sparseName);
+        const sizeRecord = nonEmpty(pax!, 'GNU.sparse.size') ?? nonEmpty(pax!, 'GNU.sparse.realsize');
+        if (sizeRecord !== undefined) {
+          const n = parseGoInt(sizeRecord[1]);
+          if (typeof n !== 'number') {
+            throw dataLoss(`${where()} has a malformed PAX record ${sizeRecord[0]}=${JSON.stringify(sizeRecord[1].slice(0, 40))}`, { subject });
+          }
+          logical = n;
+        }
+      }
+    }
+
     const type = TYPES[flag];
-    const dataSize = HEADER_ONLY.has(flag) ? 0 : storedSize;
     if (type === undefined || flag === 'V') {
       if (flag === 'V' || this.options.unknownTypes === 'skip') {
-        this.skip(dataSize, padding(dataSize));
+        this.skip(stored, padding(stored));
         return;
       }
       throw invalidArgument(
-        `tar entry '${rawPath}' at offset ${headerOffset} has unsupported type ${JSON.stringify(flag)}`,
+        `${where()} has unsupported type ${JSON.stringify(flag)}`,
         { subject, hint: 'The layer uses a tar extension imagefs does not read; rebuild it with a standard tar writer.' },
       );
     }
+    if (sparse && type !== 'file') {
+      throw dataLoss(`${where()} is a ${type} with a GNU sparse map (only files may be sparse)`, { subject });
+    }
+
+    const mtime = over.mtime ?? { sec: raw.mtime, nsec: 0 };
     const entry: TarEntry = {
-      path: normalizeTarPath(rawPath),
+      path: normalizeTarPath(name),
       type,
       mode: raw.mode & 0o7777,
       uid: over.uid ?? raw.uid,
       gid: over.gid ?? raw.gid,
-      mtime: over.mtime ?? raw.mtime,
-      size: type === 'file' ? storedSize : 0,
+      mtime: mtime.sec,
+      mtimeNsec: mtime.nsec,
+      size: type === 'file' ? logical : 0,
       dataOffset: this.offset,
     };
+    const atime = over.atime ?? (raw.atime !== undefined ? { sec: raw.atime, nsec: 0 } : undefined);
+    if (atime) {
+      entry.atime = atime.sec;
+      entry.atimeNsec = atime.nsec;
+    }
+    const ctime = over.ctime ?? (raw.ctime !== undefined ? { sec: raw.ctime, nsec: 0 } : undefined);
+    if (ctime) {
+      entry.ctime = ctime.sec;
+      entry.ctimeNsec = ctime.nsec;
+    }
     const uname = over.uname ?? raw.uname;
     if (uname) entry.uname = uname;
     const gname = over.gname ?? raw.gname;
     if (gname) entry.gname = gname;
-    const link = over.linkpath ?? longLink ?? raw.linkname;
     if (type === 'hardlink') entry.linkTarget = normalizeTarPath(link);
     else if (type === 'symlink') entry.linkTarget = link;
     if (type === 'char' || type === 'block') {
@@ -330,29 +415,116 @@ export class TarStreamParser {
       entry.devMinor = raw.devMinor;
     }
     if (over.xattrs) entry.xattrs = over.xattrs;
-    if (flag === 'S' || over.sparse) {
-      entry.sparse = true;
-      const real = over.sparseRealSize ?? raw.gnuRealSize;
-      if (real !== undefined) entry.sparseSize = real;
+
+    if (!sparse) {
+      this.emit(entry, stored);
+      return;
     }
+    const draft: SparseDraft = { entry, headerOffset, stored, format: sparse, map: [] };
+    if (sparse === 'gnu-old') {
+      draft.map = raw.gnuSparse!.slice();
+      if (raw.gnuIsExtended) {
+        this.draft = draft;
+        this.state = 'sparse-ext';
+        return;
+      }
+    } else if (sparse === 'pax-0.x') {
+      const map = parseSparseMap0x(pax!);
+      if (typeof map === 'string') throw dataLoss(`${where()} has a malformed GNU sparse 0.x map: ${map}`, { subject });
+      draft.map = map;
+    } else {
+      draft.reader = new SparseMap1x0Reader();
+      this.draft = draft;
+      this.needMapBlock(draft, headerOffset + BLOCK_SIZE);
+      this.state = 'sparse-map';
+      return;
+    }
+    this.finishSparse(draft);
+  }
+
+  private onSparseExtension(block: Uint8Array, blockOffset: number): void {
+    const draft = this.draft!;
+    const bad = readOldGnuSparse(block, 0, 21, draft.map);
+    if (bad) throw dataLoss(`tar entry '${draft.entry.path}': the GNU sparse extension block at offset ${blockOffset} is malformed (${bad})`, { subject: this.options.subject });
+    if (block[504] !== 0) return;
+    this.finishSparse(draft);
+  }
+
+  /** Checks that one more block of PAX 1.0 map fits the entry's data and the size limit. */
+  private needMapBlock(draft: SparseDraft, at: number): void {
+    const read = draft.reader!.length;
+    if (read + BLOCK_SIZE > draft.stored) {
+      throw dataLoss(
+        `tar entry '${draft.entry.path}' at offset ${draft.headerOffset}: its GNU sparse 1.0 map runs past its ${draft.stored} stored bytes (at offset ${at})`,
+        { subject: this.options.subject },
+      );
+    }
+    if (read + BLOCK_SIZE > this.maxMetaSize) {
+      throw invalidArgument(
+        `tar entry '${draft.entry.path}' at offset ${draft.headerOffset}: its GNU sparse 1.0 map is over the ${this.maxMetaSize}-byte limit`,
+        { subject: this.options.subject, hint: 'Raise maxMetaSize if this layer is genuine.' },
+      );
+    }
+  }
+
+  private onSparseMapBlock(block: Uint8Array, blockOffset: number): void {
+    const draft = this.draft!;
+    const reader = draft.reader!;
+    const done = reader.push(block);
+    const fail = (why: string): Error =>
+      dataLoss(`tar entry '${draft.entry.path}' at offset ${draft.headerOffset}: its GNU sparse 1.0 map (block at offset ${blockOffset}) is malformed: ${why}`, {
+        subject: this.options.subject,
+      });
+    if (typeof done === 'string') throw fail(done);
+    if (!done) {
+      this.needMapBlock(draft, blockOffset + BLOCK_SIZE);
+      return;
+    }
+    const map = reader.map();
+    if (typeof map === 'string') throw fail(map);
+    draft.map = map;
+    this.finishSparse(draft);
+  }
+
+  private finishSparse(draft: SparseDraft): void {
+    this.draft = undefined;
+    const subject = this.options.subject;
+    const { entry } = draft;
+    const where = `tar entry '${entry.path}' at offset ${draft.headerOffset}`;
+    const invalid = validateSparseMap(draft.map, entry.size);
+    if (invalid) throw dataLoss(`${where} has an invalid GNU sparse map: ${invalid}`, { subject });
+    const stored = draft.stored - (draft.reader?.length ?? 0);
+    const mapped = sparseDataLength(draft.map);
+    if (mapped !== stored) {
+      throw dataLoss(
+        `${where} has a GNU sparse map covering ${mapped} bytes but ${stored} bytes of data stored ` +
+          `(Go's archive/tar fails reading it: ${mapped > stored ? 'missing' : 'unreferenced'} data)`,
+        { subject },
+      );
+    }
+    entry.sparse = compactSparseMap(draft.map);
+    entry.dataOffset = this.offset;
+    this.emit(entry, stored);
+  }
+
+  private emit(entry: TarEntry, stored: number): void {
     this.count++;
     this.onEntry(entry);
-    this.skip(dataSize, padding(dataSize));
-    if (this.state === 'data') this.current = entry;
+    this.skip(stored, padding(stored));
+    if (stored > 0) this.current = entry;
   }
 }
 
-/** Merges two sets of per-entry records, keeping empty values (they matter against globals). */
-function mergePaxKeepEmpty(a: PaxRecords | undefined, b: PaxRecords): PaxRecords {
-  if (!a) return b;
-  for (const [key, value] of b) a.set(key, value);
-  return a;
+/** The bytes up to the first NUL, as an exact name. */
+function cutAtNul(bytes: Uint8Array): string {
+  const nul = bytes.indexOf(0);
+  return decodeRawName(nul < 0 ? bytes : bytes.subarray(0, nul));
 }
 
-function padTo512(block: Uint8Array, length: number): Uint8Array {
-  const copy = new Uint8Array(BLOCK_SIZE);
-  copy.set(block.subarray(0, length));
-  return copy;
+/** The key and text of a record when it is present and not empty. */
+function nonEmpty(records: PaxRecords, key: string): [string, string] | undefined {
+  const value = records.get(key);
+  return value && value.length > 0 ? [key, new TextDecoder('latin1').decode(value)] : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { compressibleBytes, randomBytes } from './random.js';
 
-import type { LongNameStyle, TarRecord } from './tar-writer.js';
+import type { HeaderFormat, RawName } from './tar-header.js';
+import { recordPath, type LongNameStyle, type SparseFormatName, type TarRecord } from './tar-writer.js';
 
 /** The default modification time of built entries (2023-11-14T22:13:20Z), so builds are reproducible. */
 export const DEFAULT_MTIME = 1_700_000_000;
@@ -36,26 +37,42 @@ export interface EntryOptions {
   xattrs?: Record<string, Uint8Array | string>;
   /** How names over 100 bytes are written (default `pax`). */
   longName?: LongNameStyle;
+  /** Exact modification time in nanoseconds since the epoch (negative before 1970); overrides `mtime`. */
+  mtimeNs?: bigint;
+  /** Access time in nanoseconds since the epoch (PAX `atime`; GNU format: the header field). */
+  atimeNs?: bigint;
+  /** Change time in nanoseconds since the epoch (PAX `ctime`; GNU format: the header field). */
+  ctimeNs?: bigint;
+  /** Header format (`gnu` writes base-256 numbers: big or negative ids, times, device numbers). */
+  format?: HeaderFormat;
+  /** Extra PAX records, written after the builder's own. */
+  pax?: Record<string, string | Uint8Array>;
 }
 
 const encoder = new TextEncoder();
 
-function normalise(path: string): string {
+function normalise(raw: RawName): string {
+  const path = recordPath(raw);
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.length === 0) throw new TypeError(`entry path '${path}' names the root; give a relative path such as 'etc/passwd'`);
   if (parts.includes('..')) throw new TypeError(`entry path '${path}' contains '..'; the builder writes only clean paths`);
   return parts.join('/');
 }
 
-function base(path: string, type: TarRecord['type'], defaultMode: number, opts: EntryOptions = {}): TarRecord {
+function base(path: RawName, type: TarRecord['type'], defaultMode: number, opts: EntryOptions = {}): TarRecord {
   const record: TarRecord = {
     path: normalise(path),
     type,
     mode: opts.mode ?? defaultMode,
     uid: opts.uid ?? 0,
     gid: opts.gid ?? 0,
-    mtime: opts.mtime ?? DEFAULT_MTIME,
+    mtime: opts.mtimeNs !== undefined ? Number(opts.mtimeNs) / 1e9 : (opts.mtime ?? DEFAULT_MTIME),
   };
+  if (opts.mtimeNs !== undefined) record.mtimeNs = opts.mtimeNs;
+  if (opts.atimeNs !== undefined) record.atimeNs = opts.atimeNs;
+  if (opts.ctimeNs !== undefined) record.ctimeNs = opts.ctimeNs;
+  if (opts.format !== undefined) record.format = opts.format;
+  if (opts.pax !== undefined) record.pax = { ...opts.pax };
   if (opts.uname !== undefined) record.uname = opts.uname;
   if (opts.gname !== undefined) record.gname = opts.gname;
   if (opts.longName !== undefined) record.longName = opts.longName;
@@ -77,7 +94,7 @@ export function contentBytes(content: FileContent): Uint8Array {
  * A directory.
  * @example `dir('etc', { mode: 0o700 })`
  */
-export function dir(path: string, opts?: EntryOptions): TarRecord {
+export function dir(path: RawName, opts?: EntryOptions): TarRecord {
   return base(path, 'dir', 0o755, opts);
 }
 
@@ -85,7 +102,7 @@ export function dir(path: string, opts?: EntryOptions): TarRecord {
  * A regular file.
  * @example `file('etc/hostname', 'box\n')`, `file('big.bin', { seed: 7, size: 5 << 20 })`
  */
-export function file(path: string, content: FileContent, opts?: EntryOptions): TarRecord {
+export function file(path: RawName, content: FileContent, opts?: EntryOptions): TarRecord {
   return { ...base(path, 'file', 0o644, opts), data: contentBytes(content) };
 }
 
@@ -93,8 +110,8 @@ export function file(path: string, content: FileContent, opts?: EntryOptions): T
  * A symbolic link to `target` (kept as given: relative or absolute).
  * @example `symlink('bin/sh', 'busybox')`
  */
-export function symlink(path: string, target: string, opts?: EntryOptions): TarRecord {
-  return { ...base(path, 'symlink', 0o777, opts), linkTarget: target };
+export function symlink(path: RawName, target: RawName, opts?: EntryOptions): TarRecord {
+  return { ...base(path, 'symlink', 0o777, opts), linkTarget: recordPath(target) };
 }
 
 /**
@@ -102,22 +119,22 @@ export function symlink(path: string, target: string, opts?: EntryOptions): TarR
  * Mode and owner are the target's; the header carries the given ones only for readers that care.
  * @example `hardlink('usr/bin/ping6', 'usr/bin/ping')`
  */
-export function hardlink(path: string, target: string, opts?: EntryOptions): TarRecord {
+export function hardlink(path: RawName, target: RawName, opts?: EntryOptions): TarRecord {
   return { ...base(path, 'hardlink', 0o644, opts), linkTarget: normalise(target) };
 }
 
 /** A character device `major:minor`. @example `charDevice('dev/null', 1, 3)` */
-export function charDevice(path: string, major: number, minor: number, opts?: EntryOptions): TarRecord {
+export function charDevice(path: RawName, major: number, minor: number, opts?: EntryOptions): TarRecord {
   return { ...base(path, 'char', 0o644, opts), devMajor: major, devMinor: minor };
 }
 
 /** A block device `major:minor`. @example `blockDevice('dev/loop0', 7, 0)` */
-export function blockDevice(path: string, major: number, minor: number, opts?: EntryOptions): TarRecord {
+export function blockDevice(path: RawName, major: number, minor: number, opts?: EntryOptions): TarRecord {
   return { ...base(path, 'block', 0o644, opts), devMajor: major, devMinor: minor };
 }
 
 /** A named pipe. @example `fifo('run/initctl')` */
-export function fifo(path: string, opts?: EntryOptions): TarRecord {
+export function fifo(path: RawName, opts?: EntryOptions): TarRecord {
   return base(path, 'fifo', 0o644, opts);
 }
 
@@ -125,7 +142,7 @@ export function fifo(path: string, opts?: EntryOptions): TarRecord {
  * An OCI whiteout hiding `path` of lower layers: an empty file `.wh.NAME` in the parent directory.
  * @example `whiteout('etc/motd')` writes `etc/.wh.motd`
  */
-export function whiteout(path: string, opts?: EntryOptions): TarRecord {
+export function whiteout(path: RawName, opts?: EntryOptions): TarRecord {
   const clean = normalise(path);
   const cut = clean.lastIndexOf('/');
   const wh = cut < 0 ? `.wh.${clean}` : `${clean.slice(0, cut)}/.wh.${clean.slice(cut + 1)}`;
@@ -139,4 +156,32 @@ export function whiteout(path: string, opts?: EntryOptions): TarRecord {
  */
 export function opaque(dirPath: string, opts?: EntryOptions): TarRecord {
   return { ...base(`${normalise(dirPath)}/.wh..wh..opq`, 'file', 0o644, opts), data: new Uint8Array(0) };
+}
+
+/** The layout of {@link sparseFile}: logical size, data segments and the sparse format GNU tar would use. */
+export interface SparseLayout {
+  /** Logical size in bytes (holes read as zeros). */
+  size: number;
+  /**
+   * Data segments `[offset, content]`, in order, not overlapping, within `size`. For GNU tar to
+   * read the archive as Go does, every segment but the last must be a multiple of 512 bytes long.
+   */
+  segments: ReadonlyArray<readonly [number, FileContent]>;
+  /** `gnu-old` (type `S`), `pax-0.0`, `pax-0.1` or `pax-1.0`, as `tar --sparse --sparse-version` writes. */
+  format: SparseFormatName;
+}
+
+/**
+ * A GNU sparse file: `size` logical bytes, the given segments as data, holes elsewhere. Its
+ * `data` is the expanded content (for expected trees); the archive stores only the segments.
+ * @example `sparseFile('var/holes', { size: 1 << 20, segments: [[4096, 'abc'], [65536, { seed: 1, size: 512 }]], format: 'pax-1.0' })`
+ */
+export function sparseFile(path: RawName, layout: SparseLayout, opts?: EntryOptions): TarRecord {
+  const segments = layout.segments.map(([offset, content]) => [offset, contentBytes(content)] as const);
+  const expanded = new Uint8Array(layout.size);
+  for (const [offset, bytes] of segments) {
+    if (offset < 0 || offset + bytes.length > layout.size) throw new TypeError(`sparseFile: segment at ${offset} (+${bytes.length}) is outside the size ${layout.size}`);
+    expanded.set(bytes, offset);
+  }
+  return { ...base(path, 'file', 0o644, opts), data: expanded, sparse: { size: layout.size, segments, format: layout.format } };
 }
