@@ -7,6 +7,7 @@ import { EstargzChunkReader, parseEstargzFooter, readEstargzFooter, readEstargzT
 import { MediaType } from '../src/image/media-types.js';
 import type { Descriptor } from '../src/image/types.js';
 import { BufferSource, type ReadAtSource } from '../src/source/read-at.js';
+import { parseRfc3339, tocEntryToTarEntry } from '../src/estargz/toc-entries.js';
 import { contentBytes, dir, file, hardlink, runTool, sha256Digest, symlink, writeEstargz, charDevice } from '../src/testing/builder/index.js';
 
 const BIG = { seed: 11, size: 50_000 } as const;
@@ -82,7 +83,7 @@ describe('entries and chunk reads', () => {
     const layout = tocToLayout(e.toc as never, e.tocOffset, { subject: 'x' });
     const byPath = new Map(layout.entries.map((x) => [x.path, x]));
     expect([...byPath.keys()]).toEqual(['etc', 'etc/hosts', 'big.bin', 'empty', 'etc/link', 'etc/hosts2', 'null']);
-    expect(byPath.get('etc/hosts')).toMatchObject({ type: 'file', mode: 0o640, uid: 7, gid: 8, uname: 'u', gname: 'g', mtime: 1_700_000_000, size: 20, dataOffset: 0 });
+    expect(byPath.get('etc/hosts')).toMatchObject({ type: 'file', mode: 0o640, uid: 7, gid: 8, uname: 'u', gname: 'g', mtime: 1_700_000_000, mtimeNsec: 0, size: 20, dataOffset: 0 });
     expect(byPath.get('big.bin')).toMatchObject({ size: BIG.size, dataOffset: 20 });
     expect(Buffer.from(byPath.get('big.bin')!.xattrs!['user.k']!).toString()).toBe('v');
     expect(byPath.get('etc/link')).toMatchObject({ type: 'symlink', linkTarget: 'hosts' });
@@ -125,5 +126,46 @@ describe('entries and chunk reads', () => {
     const toc = structuredClone(e.toc);
     delete toc.entries.find((x) => x.type === 'chunk')!.chunkDigest;
     expect(() => tocToLayout(toc as never, e.tocOffset, { subject: 'x' })).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+  });
+});
+
+describe('TOC modtime: RFC 3339 to integer seconds and nanoseconds, exactly', () => {
+  it('keeps all nine fraction digits (Date.parse would round to milliseconds)', () => {
+    const entry = tocEntryToTarEntry({ name: 'f', type: 'reg', size: 0, modtime: '2023-11-14T22:13:20.123456789Z' }, 'x');
+    expect([entry.mtime, entry.mtimeNsec]).toEqual([1_700_000_000, 123_456_789]);
+    expect('atime' in entry || 'ctime' in entry).toBe(false);
+  });
+
+  it.each([
+    ['2023-11-14T22:13:20Z', 1_700_000_000, 0],
+    ['2023-11-14T22:13:20.5Z', 1_700_000_000, 500_000_000],
+    ['2023-11-14T22:13:20.000000001Z', 1_700_000_000, 1],
+    ['2023-11-14T22:13:20.1234567891234Z', 1_700_000_000, 123_456_789], // Go keeps nine digits
+    ['2023-11-14T23:13:20.25+01:00', 1_700_000_000, 250_000_000],
+    ['2023-11-14T16:43:20.999999999-05:30', 1_700_000_000, 999_999_999],
+    ['1970-01-01T00:00:00Z', 0, 0],
+    ['1969-12-31T23:59:59.5Z', -1, 500_000_000],
+    ['0001-01-01T00:00:00Z', -62_135_596_800, 0], // Go's zero time; not 1901 as Date.UTC would make it
+    ['0050-06-01T00:00:00Z', -62_135_596_800 + 18_048 * 86_400, 0], // 49 years with 12 leap days, then Jan-May
+    ['2024-02-29T12:00:00Z', 1_709_208_000, 0],
+    ['9999-12-31T23:59:59.999999999Z', 253_402_300_799, 999_999_999],
+  ])('%s is %d s + %d ns', (text, sec, nsec) => {
+    expect(parseRfc3339(text)).toEqual({ sec, nsec });
+  });
+
+  it.each(['2023-02-29T00:00:00Z', '2023-13-01T00:00:00Z', '2023-11-14T24:00:00Z', '2023-11-14T22:60:00Z', '2023-11-14T22:13:60Z', '2023-11-14T22:13:20', '2023-11-14 22:13:20Z', '2023-11-14T22:13:20.Z', '2023-11-14T22:13:20+24:00', '2023-11-14t22:13:20z'])(
+    'refuses %s', (text) => {
+      expect(parseRfc3339(text)).toBeUndefined();
+    },
+  );
+
+  it('falls back to what Date.parse reads, then to the epoch, as before', () => {
+    const loose = tocEntryToTarEntry({ name: 'f', type: 'dir', modtime: '2023-11-14T22:13:20.123' }, 'x'); // no zone: local time to Date.parse
+    expect(loose.mtimeNsec).toBe(123_000_000);
+    expect(loose.mtime).toBe(Math.floor(Date.parse('2023-11-14T22:13:20.123') / 1000));
+    const junk = tocEntryToTarEntry({ name: 'f', type: 'dir', modtime: 'yesterday' }, 'x');
+    expect([junk.mtime, junk.mtimeNsec]).toEqual([0, 0]);
+    const none = tocEntryToTarEntry({ name: 'f', type: 'dir' }, 'x');
+    expect([none.mtime, none.mtimeNsec]).toEqual([0, 0]);
   });
 });

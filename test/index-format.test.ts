@@ -4,12 +4,15 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '../src/errors/image-fs-error.js';
-import type { Checkpoint } from '../src/index/checkpoint.js';
-import { encodeIndex } from '../src/index/encode.js';
-import { openIndex } from '../src/index/layer-index.js';
-import type { IndexedLayer, LayerIndexData } from '../src/index/types.js';
-import type { EntryType, TarEntry } from '../src/tar/entry.js';
+import type { Checkpoint } from '../src/layer-index/checkpoint.js';
+import { encodeIndex } from '../src/layer-index/encode.js';
+import { openIndex } from '../src/layer-index/layer-index.js';
+import type { IndexedLayer, LayerIndexData } from '../src/layer-index/types.js';
+import { INDEX_VERSION, isUnsupportedIndexVersion } from '../src/layer-index/format.js';
+import { pathHash } from '../src/layer-index/path-table.js';
+import { storedSize, type EntryType, type TarEntry } from '../src/tar/entry.js';
 import { TarStreamParser } from '../src/tar/parser.js';
+import { decodeRawName, encodeRawName } from '../src/tar/raw-name.js';
 
 const LAYER: IndexedLayer = {
   digest: `sha256:${'ab'.repeat(32)}`, compressedSize: 123_456_789, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', uncompressedSize: 2 ** 40 + 7,
@@ -24,37 +27,56 @@ function rng(seed: number): () => number {
   };
 }
 
-/** A seeded random layer: all entry kinds, xattrs, long and unicode names, duplicates, implied dirs. */
+/**
+ * A seeded random layer: all entry kinds, xattrs, long, unicode and non-UTF-8 names, duplicates,
+ * implied dirs, nanosecond times (some before 1970), atime/ctime on some entries, sparse files.
+ */
 function randomEntries(seed: number, count: number): TarEntry[] {
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const raw = decodeRawName(Uint8Array.of(0x61, 0xff, 0xfe)); // 'a' and two bytes that are not UTF-8
   const words = ['usr', 'lib', 'share', 'bin', 'etc', 'python3.11', 'site-packages', 'node_modules', 'ünï', '名前', 'libfoo.so', 'README.md', '__init__.py'];
+  const rawWords = [raw, decodeRawName(Uint8Array.of(0xe9, 0x74, 0xe9))];
   const dirs: string[] = [''];
   const out: TarEntry[] = [];
   let offset = 0;
   for (let i = 0; i < count; i++) {
     const parent = pick(dirs.length > 200 ? dirs.slice(-200) : dirs);
-    const name = i % 500 === 0 ? 'x'.repeat(150) : `${pick(words)}${i % 7 === 0 ? '' : `-${i}`}`;
+    const name = i % 500 === 0 ? 'x'.repeat(150) : `${pick(r() < 0.03 ? rawWords : words)}${i % 7 === 0 ? '' : `-${i}`}`;
     let path = parent === '' ? name : `${parent}/${name}`;
     if (r() < 0.02 && out.length > 0) path = pick(out).path; // duplicate path: last wins
     if (r() < 0.01) path = `implied-${i}/deeper/${name}`; // parents without entries
     const type = pick<EntryType>(['file', 'file', 'file', 'file', 'dir', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo']);
     offset += 512 * (1 + (r() < 0.1 ? 2 : 0));
+    const mtime = r() < 0.9 ? 1_700_000_000 : r() < 0.5 ? 1_700_000_000 + Math.floor(r() * 1e6) : -Math.floor(r() * 1e9);
     const e: TarEntry = {
       path, type, mode: r() < 0.8 ? 0o644 : Math.floor(r() * 0o7777), uid: r() < 0.9 ? 0 : Math.floor(r() * 70000),
-      gid: r() < 0.9 ? 0 : Math.floor(r() * 70000), mtime: r() < 0.9 ? 1_700_000_000 : r() < 0.5 ? 1_700_000_000 + Math.floor(r() * 1e6) : 1_700_000_000.123456 + r(),
+      gid: r() < 0.9 ? 0 : Math.floor(r() * 70000), mtime, mtimeNsec: r() < 0.7 ? 0 : Math.floor(r() * 1e9),
       size: type === 'file' ? (r() < 0.05 ? 2 ** 36 + Math.floor(r() * 1000) : Math.floor(r() * 100_000)) : 0, dataOffset: offset,
     };
+    if (r() < 0.1) { e.atime = mtime + Math.floor(r() * 2000) - 1000; e.atimeNsec = Math.floor(r() * 1e9); }
+    if (r() < 0.1) { e.ctime = mtime + Math.floor(r() * 2000); e.ctimeNsec = r() < 0.3 ? 0 : Math.floor(r() * 1e9); }
     if (r() < 0.5) e.uname = pick(['root', 'daemon', 'nobody', 'üser']);
     if (r() < 0.5) e.gname = pick(['root', 'wheel', 'staff']);
     if (type === 'dir' && path.split('/').length < 8) dirs.push(path);
-    if (type === 'symlink') e.linkTarget = pick(['../lib/x', '/abs/target', '', 't'.repeat(300)]);
+    if (type === 'symlink') e.linkTarget = pick(['../lib/x', '/abs/target', '', 't'.repeat(300), `../${raw}/x`]);
     if (type === 'hardlink') e.linkTarget = out.length > 0 ? pick(out).path : 'x';
     if (type === 'char' || type === 'block') { e.devMajor = Math.floor(r() * 300); e.devMinor = Math.floor(r() * 70000); }
     if (r() < 0.05) e.xattrs = { 'security.capability': new Uint8Array(randomBytes(20)), [`user.k${Math.floor(r() * 3)}`]: new Uint8Array(0) };
-    if (type === 'file' && r() < 0.02) { e.sparse = true; e.sparseSize = e.size * 10; }
+    if (type === 'file' && r() < 0.05) {
+      // Segments in order inside the logical size; the stored bytes are their sum.
+      const map: number[] = [];
+      let at = 0;
+      for (let k = Math.floor(r() * 4); k > 0 && at < e.size; k--) {
+        const o = at + Math.floor(r() * (e.size - at));
+        const l = Math.floor(r() * (e.size - o + 1));
+        map.push(o, l);
+        at = o + l;
+      }
+      e.sparse = map;
+    }
     out.push(e);
-    offset += Math.ceil(e.size / 512) * 512;
+    offset += Math.ceil(storedSize(e) / 512) * 512;
   }
   return out;
 }
@@ -159,7 +181,7 @@ describe('layer index size and laziness', () => {
         const st = lstatSync(full);
         const type: EntryType = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
         offset += 512;
-        const e: TarEntry = { path: full.slice(1), type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, uname: 'root', gname: 'root', mtime: Math.floor(st.mtimeMs / 1000), size: type === 'file' ? st.size : 0, dataOffset: offset };
+        const e: TarEntry = { path: full.slice(1), type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, uname: 'root', gname: 'root', mtime: Math.floor(st.mtimeMs / 1000), mtimeNsec: 0, size: type === 'file' ? st.size : 0, dataOffset: offset };
         if (type === 'symlink') e.linkTarget = '../some/target';
         entries.push(e);
         offset += Math.ceil(e.size / 512) * 512;
@@ -213,8 +235,8 @@ describe('layer index corruption', () => {
     magic[0] = 0x58;
     expectCode(() => openIndex(magic), 'InvalidArgument', /not an imagefs layer index/);
     const version = bytes.slice();
-    version[8] = 2;
-    expectCode(() => openIndex(version), 'InvalidArgument', /version 2 is not supported/);
+    version[8] = INDEX_VERSION + 1;
+    expectCode(() => openIndex(version), 'InvalidArgument', new RegExp(`version ${INDEX_VERSION + 1} is not supported`));
     expectCode(() => openIndex(bytes.subarray(0, bytes.length - 1)), 'DataLoss', /trailer/);
     expectCode(() => openIndex(bytes.subarray(0, 100)), 'DataLoss', /truncated/);
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -236,5 +258,137 @@ describe('layer index over a real tar', () => {
     expect(index.entries()).toEqual(entries);
     expect(index.lookup('include/stdio.h')?.type).toBe('file');
     expect(index.readdir('include')).toContain('stdio.h');
+  });
+});
+
+describe('layer index version 2: exact times, sparse maps, names as bytes', () => {
+  const base = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, mtimeNsec: 0 };
+  const open = (entries: TarEntry[]): ReturnType<typeof openIndex> => openIndex(encodeIndex({ layer: LAYER, entries, checkpoints: [], spanDigests: [] }));
+
+  it('round-trips nanosecond times, before 1970 too, and atime/ctime only where present', () => {
+    const entries: TarEntry[] = [
+      { ...base, path: 'ns', type: 'file', mtime: 1_700_000_000, mtimeNsec: 123_456_789, size: 1, dataOffset: 512 },
+      { ...base, path: 'pre-epoch', type: 'file', mtime: -1, mtimeNsec: 500_000_000, size: 0, dataOffset: 1536 },
+      { ...base, path: 'far-past', type: 'dir', mtime: -62_135_596_800, mtimeNsec: 999_999_999, size: 0, dataOffset: 2048 },
+      { ...base, path: 'same-sec-other-ns', type: 'dir', mtime: -62_135_596_800, mtimeNsec: 1, size: 0, dataOffset: 2560 },
+      { ...base, path: 'times', type: 'file', mtime: 1_700_000_000, mtimeNsec: 7, atime: 1_700_000_100, atimeNsec: 0, ctime: 1_699_999_000, ctimeNsec: 999_999_999, size: 0, dataOffset: 3072 },
+      { ...base, path: 'atime-only', type: 'symlink', atime: -5, atimeNsec: 250, size: 0, dataOffset: 3584, linkTarget: 't' },
+      { ...base, path: 'ctime-only', type: 'fifo', ctime: 0, ctimeNsec: 1, size: 0, dataOffset: 4096 },
+      { ...base, path: 'plain', type: 'file', size: 3, dataOffset: 4608 },
+    ];
+    const got = open(entries).entries();
+    expect(got).toEqual(entries);
+    // toEqual ignores undefined properties; absent times must be absent, not undefined or 0.
+    expect(got.map((e) => ['atime', 'atimeNsec', 'ctime', 'ctimeNsec'].filter((k) => k in e).join(','))).toEqual(
+      ['', '', '', '', 'atime,atimeNsec,ctime,ctimeNsec', 'atime,atimeNsec', 'ctime,ctimeNsec', ''],
+    );
+    expect(got.map((e) => [e.mtime, e.mtimeNsec])).toEqual(entries.map((e) => [e.mtime, e.mtimeNsec]));
+  });
+
+  it('refuses entries whose times are not integer seconds and nanoseconds', () => {
+    const bad = [{ mtime: 1.5 }, { mtimeNsec: 1e9 }, { mtimeNsec: -1 }, { atime: 0.25, atimeNsec: 0 }, { ctime: 1, ctimeNsec: 1.5 }];
+    for (const fields of bad) {
+      expect(() => open([{ ...base, path: 'x', type: 'file', size: 0, dataOffset: 512, ...fields }]), JSON.stringify(fields)).toThrow(/integer seconds/);
+    }
+    expect(() => open([{ ...base, path: 'x', type: 'file', size: 9, dataOffset: 512, sparse: [0, 1, 5] }])).toThrow(/sparse map/);
+  });
+
+  it('round-trips sparse maps, and data offsets follow the stored bytes, not the logical size', () => {
+    const sparse = (size: number): TarEntry[] => [
+      { ...base, path: 'holes', type: 'file', size, dataOffset: 512, sparse: [0, 1000, 1_048_576, 24] },
+      { ...base, path: 'all-holes', type: 'file', size: 4096, dataOffset: 2560, sparse: [] },
+      { ...base, path: 'next', type: 'file', size: 10, dataOffset: 3072 },
+      { ...base, path: 'after', type: 'file', size: 0, dataOffset: 4096 },
+    ];
+    const entries = sparse(2 ** 40);
+    expect(storedSize(entries[0]!)).toBe(1024);
+    const got = open(entries).entries();
+    expect(got).toEqual(entries);
+    expect(got[1]!.sparse).toEqual([]);
+    expect('sparse' in got[2]!).toBe(false);
+    // The logical size of the sparse file costs its varint only (2^40: 6 bytes, 1_048_600: 3):
+    // the next entry's offset is a delta from the end of the 1024 stored bytes either way.
+    const entryBlocksLength = (b: Uint8Array): number => new DataView(b.buffer, b.byteOffset).getUint32(44 + 8 * 3, true);
+    const small = encodeIndex({ layer: LAYER, entries: sparse(1_048_600), checkpoints: [], spanDigests: [] });
+    const big = encodeIndex({ layer: LAYER, entries, checkpoints: [], spanDigests: [] });
+    expect(entryBlocksLength(big) - entryBlocksLength(small)).toBe(3);
+  });
+
+  it('keeps non-UTF-8 paths and link targets as their bytes, and finds them by path and in directories', () => {
+    const name = decodeRawName(Uint8Array.of(0x61, 0xff, 0xfe)); // 'a\udcff\udcfe'
+    const lossy = new TextDecoder().decode(Uint8Array.of(0x61, 0xff, 0xfe)); // 'a\ufffd\ufffd': other bytes
+    const child = `${name}/${decodeRawName(Uint8Array.of(0x62, 0xe9))}`;
+    const implied = decodeRawName(Uint8Array.of(0x63, 0x80));
+    const entries: TarEntry[] = [
+      { ...base, path: name, type: 'dir', size: 0, dataOffset: 512 },
+      { ...base, path: child, type: 'file', size: 5, dataOffset: 1024 },
+      { ...base, path: lossy, type: 'file', size: 0, dataOffset: 2048 },
+      { ...base, path: `${name}/link`, type: 'symlink', size: 0, dataOffset: 2560, linkTarget: decodeRawName(Uint8Array.of(0x2e, 0x2e, 0x2f, 0xc3, 0x28)) },
+      { ...base, path: `${name}/hard`, type: 'hardlink', size: 0, dataOffset: 3072, linkTarget: child },
+      { ...base, path: `${implied}/deeper/x`, type: 'file', size: 0, dataOffset: 3584, uname: decodeRawName(Uint8Array.of(0x75, 0xfc)) },
+      { ...base, path: '\ufffdx', type: 'file', size: 0, dataOffset: 4096 },
+    ];
+    const bytes = encodeIndex({ layer: LAYER, entries, checkpoints: [], spanDigests: [] });
+    // The path bytes themselves are in the index, not U+FFFD's.
+    expect(Buffer.from(bytes).includes(Buffer.from([0x61, 0xff, 0xfe]))).toBe(true);
+    expect(Buffer.from(bytes).includes(Buffer.from([0x2e, 0x2e, 0x2f, 0xc3, 0x28]))).toBe(true);
+    const index = openIndex(bytes);
+    expect(index.entries()).toEqual(entries);
+    expect(index.entryAt(3).linkTarget).toBe(entries[3]!.linkTarget);
+    expect(index.entryAt(5).uname).toBe('u\udcfc');
+    expect(index.indexOf(name)).toBe(0);
+    expect(index.indexOf(lossy)).toBe(2);
+    expect(index.indexOf(`./${child}`)).toBe(1);
+    expect(index.indexOf(`${name}/b`)).toBe(-1);
+    expect(index.lookup(`${name}/hard`)?.linkTarget).toBe(child);
+    // A lone surrogate that is not a raw byte stands for U+FFFD's bytes, as encodeRawName writes it.
+    expect(index.indexOf('\ud800x')).toBe(6);
+    expect(index.childIndices(name)).toEqual([1, 3, 4]);
+    expect(index.readdir(name)).toEqual(['b\udce9', 'hard', 'link'].sort());
+    expect(index.readdir(lossy)).toBeUndefined();
+    expect(index.readdir('')).toEqual([name, lossy, implied, '\ufffdx'].sort());
+    expect(index.lookup(implied)).toBeUndefined();
+    expect(index.readdir(implied)).toEqual(['deeper']);
+    expect(index.readdir(`${implied}/deeper`)).toEqual(['x']);
+  });
+
+  it('hashes a path by its bytes (FNV-1a over encodeRawName)', () => {
+    const fnv = (b: Uint8Array): number => b.reduce((h, c) => Math.imul(h ^ c, 0x01000193), 0x811c9dc5) >>> 0;
+    for (const p of ['usr/bin', 'ünï/名前', decodeRawName(Uint8Array.of(0x61, 0xff, 0xfe)), 'a\ufffd\ufffd']) {
+      expect(pathHash(p), p).toBe(fnv(encodeRawName(p)));
+    }
+    expect(pathHash('a\udcff')).not.toBe(pathHash('a\udcfe'));
+  });
+
+  it('refuses a version-1 index with the typed InvalidArgument that says to rebuild it', () => {
+    const v2 = encodeIndex({ layer: LAYER, entries: randomEntries(3, 50), checkpoints: [], spanDigests: [] });
+    expect(INDEX_VERSION).toBe(2);
+    expect(v2[8]).toBe(2);
+    // A version-1 blob as a cache would hold it: the version field 1 and a valid trailer.
+    const body = v2.slice(0, v2.length - 32);
+    body[8] = 1;
+    const v1 = new Uint8Array([...body, ...createHash('sha256').update(body).digest()]);
+    let caught: unknown;
+    try { openIndex(v1); } catch (e) { caught = e; }
+    expect(caught).toBeInstanceOf(ImageError);
+    expect(caught).toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/version 1 is not supported/), hint: expect.stringMatching(/rebuild/i) });
+    expect(isUnsupportedIndexVersion(caught)).toBe(true);
+    let other: unknown;
+    try { openIndex(v2, { expectedLayer: { digest: 'sha256:other' } }); } catch (e) { other = e; }
+    expect(other).toMatchObject({ code: 'InvalidArgument' });
+    expect(isUnsupportedIndexVersion(other)).toBe(false);
+  });
+
+  it('refuses entry flag bits it does not know (DataLoss)', () => {
+    const entries: TarEntry[] = [{ ...base, path: 'f', type: 'file', size: 1, dataOffset: 512, linkTarget: 'x' }];
+    const bytes = encodeIndex({ layer: LAYER, entries, checkpoints: [], spanDigests: [] });
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const blocks = view.getUint32(40 + 8 * 3, true);
+    expect(bytes[blocks]! & 0x80).toBe(0x80); // HAS_EXTRA
+    expect(bytes[blocks + 1]).toBe(0x01); // link target
+    const body = bytes.slice(0, bytes.length - 32);
+    body[blocks + 1] = 0x81;
+    const bad = new Uint8Array([...body, ...createHash('sha256').update(body).digest()]);
+    expectCode(() => openIndex(bad).entries(), 'DataLoss', /flags/);
   });
 });

@@ -8,6 +8,9 @@ import {
   EMPTY_DESCRIPTOR, IMAGEFS_INDEX_ARTIFACT_TYPE, IndexStore, LAYER_DIGEST_ANNOTATION, LAYER_INDEX_MEDIA_TYPE, MemoryIndexCache, parseIndexManifest, pushRegistryIndexes,
 } from '../src/index-store/index.js';
 import { buildIndex } from '../src/layer/build-index.js';
+import { TRAILER_SIZE, withTrailer } from '../src/layer-index/format.js';
+import type { ImageFsEvent } from '../src/open/events.js';
+import { openImage } from '../src/open/open-image.js';
 import { referrersTag } from '../src/registry/referrers.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { BufferSource } from '../src/source/read-at.js';
@@ -99,5 +102,26 @@ describe('registry index store', () => {
     expect(ImageFsError.is(e1) && e1.code).toBe('InvalidArgument');
     const e2 = (() => { try { parseIndexManifest({ ...manifest, artifactType: 'x/y' }, image.descriptor.digest); } catch (e) { return e; } })();
     expect(ImageFsError.is(e2) && e2.code).toBe('InvalidArgument');
+  });
+
+  it('ignores a registry index of an older format version: the image still opens (index-ignored event)', async () => {
+    const source = new RegistrySource(`${reg.host}/store/app:v1`);
+    const old = indexes.map(({ layer, bytes }) => {
+      const body = bytes.slice(0, bytes.length - TRAILER_SIZE);
+      new DataView(body.buffer).setUint16(8, 1, true); // format version 1
+      return { layer, bytes: withTrailer(body) };
+    });
+    await pushRegistryIndexes(source, image.descriptor, old);
+    const outdated: string[] = [];
+    const store = new IndexStore({ registry: source, onOutdatedIndex: (digest) => outdated.push(digest) });
+    expect(await store.find(image.descriptor.digest, image.layers[0]!.descriptor)).toBeUndefined();
+    expect(outdated).toEqual([image.layers[0]!.descriptor.digest]);
+    const events: ImageFsEvent[] = [];
+    const fs = await openImage(`${reg.host}/store/app:v1`, { onImageEvent: (e) => events.push(e), minLazyLayerSize: 0 });
+    expect(await fs.readFile('/a/x')).toEqual(Buffer.from(image.layers[0]!.tar.subarray(1024, 1024 + 100_000)));
+    expect(events.filter((e) => e.type === 'index-ignored').map((e) => (e as { digest: string }).digest)).toContain(image.layers[0]!.descriptor.digest);
+    await fs.close();
+    await pushRegistryIndexes(source, image.descriptor, indexes);
+    await source.close();
   });
 });

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError } from '../src/errors/image-fs-error.js';
 import type { Descriptor, ImageSource } from '../src/image/types.js';
-import { openIndex } from '../src/index/layer-index.js';
+import { openIndex } from '../src/layer-index/layer-index.js';
 import { buildIndex } from '../src/layer/build-index.js';
 import { openIndexedLayer } from '../src/layer/indexed-layer.js';
 import { openWholeLayer } from '../src/layer/whole-layer.js';

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { MediaType } from '../src/image/media-types.js';
+import { encodeIndex } from '../src/layer-index/encode.js';
+import type { LayerIndex } from '../src/layer-index/layer-index.js';
 import { buildIndex } from '../src/layer/build-index.js';
 import { BufferSource } from '../src/source/read-at.js';
-import { capabilityXattr, Cap, compress, dir, file, hardlink, sha256Digest, symlink, writeTar, type Compression, type TarRecord } from '../src/testing/builder/index.js';
+import type { TarEntry } from '../src/tar/entry.js';
+import { decodeRawName } from '../src/tar/raw-name.js';
+import { capabilityXattr, Cap, compress, dir, file, hardlink, sha256Digest, sparseFile, symlink, writeTar, type Compression, type TarRecord } from '../src/testing/builder/index.js';
 import { validateIndex } from '../src/testing/validate-index.js';
 
 const MiB = 1024 * 1024;
@@ -65,6 +69,61 @@ describe('checkpoint windows are trimmed to what the next 32 KiB of output refer
       // whole 32 KiB, so its windows stay whole. Either way every checkpoint resumes exactly.
       expect(windows.every((w) => w === (expectEmpty ? 0 : 32 * 1024)), windows.join(',')).toBe(true);
       expect(validateIndex(built.bytes, blob)).toEqual([]);
+    }
+  });
+});
+
+describe('validateIndex compares exact times, sparse maps and raw names', () => {
+  const raw = Uint8Array.of(0x61, 0xff, 0xfe);
+  const records: TarRecord[] = [
+    dir(raw, { mtimeNs: 1_700_000_000_123_456_789n, atimeNs: 1_700_000_100_000_000_001n, ctimeNs: 1_700_000_200_999_999_999n }),
+    file(Uint8Array.of(0x61, 0xff, 0xfe, 0x2f, 0x62, 0xe9), 'x', { mtimeNs: -1_500_000_000n }),
+    symlink('link', Uint8Array.of(0x2e, 0x2e, 0x2f, 0xc3, 0x28)),
+    sparseFile('holes-1.0', { size: 1 << 20, segments: [[4096, 'abc'], [65536, { seed: 1, size: 700 }]], format: 'pax-1.0' }),
+    sparseFile('holes-old', { size: 300_000, segments: [[0, 'head'], [200_000, 'tail']], format: 'gnu-old' }),
+    file('after', 'z'),
+  ];
+
+  /** The index again, with its entries changed by `edit` (layer, checkpoints and digests kept). */
+  function reencode(index: LayerIndex, edit: (entries: TarEntry[]) => void): Uint8Array {
+    const entries = index.entries().map((e) => ({ ...e }));
+    edit(entries);
+    const checkpoints = index.checkpointPositions().map((_, i) => index.checkpoint(i));
+    const spanDigests = checkpoints.map((_, i) => index.spanDigest(i).slice());
+    return encodeIndex({ layer: index.layer, entries, checkpoints, spanDigests });
+  }
+
+  it('accepts the index built from the layer, and names each field an altered index gets wrong', async () => {
+    const blob = await compress(writeTar(records), 'gzip');
+    const descriptor = { mediaType: MediaType.OCI_LAYER_GZIP, digest: sha256Digest(blob), size: blob.length };
+    const built = await buildIndex(new BufferSource(blob), descriptor, { span: 64 * 1024 });
+    const entries = built.index.entries();
+    // The layer has what the checks are about, so that they compare something.
+    const at = (path: string): number => entries.findIndex((e) => e.path === path);
+    const rawDir = at(decodeRawName(raw));
+    expect(entries[rawDir]).toMatchObject({ mtime: 1_700_000_000, mtimeNsec: 123_456_789, atime: 1_700_000_100, atimeNsec: 1, ctime: 1_700_000_200, ctimeNsec: 999_999_999 });
+    expect(entries[at(`${decodeRawName(raw)}/b\udce9`)]).toMatchObject({ mtime: -2, mtimeNsec: 500_000_000 });
+    expect(entries[at('holes-1.0')]!.sparse).toEqual([4096, 3, 65536, 700]);
+    expect(entries[at('holes-old')]!.sparse).toEqual([0, 4, 200_000, 4]);
+    expect(validateIndex(built.bytes, blob)).toEqual([]);
+
+    const hole = at('holes-old');
+    const cases: Array<[RegExp, (e: TarEntry[]) => void]> = [
+      [/mtimeNsec is 123456788/, (e) => { e[rawDir]!.mtimeNsec -= 1; }],
+      [/mtime is -1,/, (e) => { e[rawDir + 1]!.mtime += 1; }],
+      [/atime is undefined/, (e) => { delete e[rawDir]!.atime; delete e[rawDir]!.atimeNsec; }],
+      [/atimeNsec is 2/, (e) => { e[rawDir]!.atimeNsec = 2; }],
+      [/ctime is 1700000201/, (e) => { e[rawDir]!.ctime! += 1; }],
+      [/ctimeNsec is 0/, (e) => { e[rawDir]!.ctimeNsec = 0; }],
+      [/atime is 0/, (e) => { e[at('after')]!.atime = 0; e[at('after')]!.atimeNsec = 0; }],
+      [/sparse is \[0, 4, 200000, 5\]/, (e) => { e[hole]!.sparse = [0, 4, 200_000, 5]; }],
+      [/sparse is none/, (e) => { delete e[hole]!.sparse; }],
+      [/path is a\ufffd\ufffd/, (e) => { e[rawDir]!.path = 'a\ufffd\ufffd'; }],
+      [/linkTarget is \.\.\/\ufffd\(/, (e) => { e[at('link')]!.linkTarget = '../\ufffd('; }],
+    ];
+    for (const [expected, edit] of cases) {
+      const problems = validateIndex(reencode(built.index, edit), blob);
+      expect(problems.some((p) => expected.test(p)), `${String(expected)} in ${JSON.stringify(problems)}`).toBe(true);
     }
   });
 });

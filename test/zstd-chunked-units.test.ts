@@ -37,8 +37,8 @@ describe('zstdTocToLayout', () => {
     const toc: ZstdChunkedToc = {
       ...base,
       entries: [
-        { type: 'dir', name: 'a/', mode: 0o755 },
-        { type: 'reg', name: 'a/one', size: 3, offset: 100, endOffset: 120, digest: D('a') },
+        { type: 'dir', name: 'a/', mode: 0o755, modtime: '2023-11-14T22:13:20.123456789Z' },
+        { type: 'reg', name: 'a/one', size: 3, offset: 100, endOffset: 120, digest: D('a'), modtime: '1969-12-31T23:59:59.5Z' },
         { type: 'reg', name: 'a/big', size: 10, offset: 200, endOffset: 400, chunkSize: 6, chunkDigest: D('b') },
         { type: 'chunk', name: 'a/big', offset: 300, chunkOffset: 6, chunkSize: 4, chunkDigest: D('c') },
         { type: 'hardlink', name: 'a/h', linkName: 'a/one' },
@@ -47,6 +47,7 @@ describe('zstdTocToLayout', () => {
     const layout = zstdTocToLayout(toc, { subject: 'x', tocOffset: 500 });
     expect(layout.size).toBe(13);
     expect(layout.entries.map((e) => [e.path, e.type, e.dataOffset])).toEqual([['a', 'dir', 0], ['a/one', 'file', 0], ['a/big', 'file', 3], ['a/h', 'hardlink', 0]]);
+    expect(layout.entries.map((e) => [e.mtime, e.mtimeNsec])).toEqual([[1_700_000_000, 123_456_789], [-1, 500_000_000], [0, 0], [0, 0]]);
     expect(layout.chunks).toEqual([
       { virtualOffset: 0, size: 3, memberStart: 100, memberEnd: 120, digest: D('a') },
       { virtualOffset: 3, size: 6, memberStart: 200, memberEnd: 300, digest: D('b') },

@@ -6,6 +6,7 @@
 import { invalidArgument } from '../errors/image-fs-error.js';
 import type { EntryType, TarEntry } from '../tar/entry.js';
 import { normalizeTarPath } from '../tar/path.js';
+import type { TarTime } from '../tar/time.js';
 import type { EstargzToc, EstargzTocEntry } from './toc.js';
 
 /** Landmark files: real tar entries that mark the end of the prefetch set, hidden like containerd's stargz snapshotter does. */
@@ -43,6 +44,56 @@ function count(value: unknown, what: string, subject: string): number {
   return value;
 }
 
+const RFC3339 = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))$/;
+
+/**
+ * Parses an RFC 3339 time as Go's `time.Time` JSON decoding reads it (`2006-01-02T15:04:05Z07:00`
+ * with an optional fraction of any number of digits, kept to nine as Go does) into integer seconds
+ * since the epoch (floor) and nanoseconds, exactly: `Date.parse` would round to milliseconds.
+ *
+ * @returns the time, or undefined when the text is not such a time.
+ *
+ * @example
+ * ```ts
+ * parseRfc3339('2023-11-14T22:13:20.123456789Z'); // { sec: 1700000000, nsec: 123456789 }
+ * parseRfc3339('1969-12-31T23:59:59.5Z');         // { sec: -1, nsec: 500000000 }
+ * ```
+ */
+export function parseRfc3339(text: string): TarTime | undefined {
+  const m = RFC3339.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const monthDays = new Date(Date.UTC(2000, month, 0)).getUTCDate(); // days of `month` in a leap year
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  if (month < 1 || month > 12 || day < 1 || day > monthDays || (month === 2 && day === 29 && !leap)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let offset = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // not Date.UTC: it maps years 0-99 to 1900-1999
+  const days = Math.round(date.getTime() / 86_400_000);
+  const sec = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+  const fraction = m[7] ?? '';
+  const nsec = fraction === '' ? 0 : Number(fraction.length < 9 ? fraction.padEnd(9, '0') : fraction.slice(0, 9));
+  return { sec, nsec };
+}
+
+/** A TOC `modtime`: RFC 3339 exactly; else what `Date.parse` makes of it (milliseconds); else the epoch. */
+function tocTime(modtime: string | undefined): TarTime {
+  if (typeof modtime !== 'string') return { sec: 0, nsec: 0 };
+  const exact = parseRfc3339(modtime);
+  if (exact !== undefined) return exact;
+  const ms = Date.parse(modtime);
+  if (!Number.isFinite(ms)) return { sec: 0, nsec: 0 };
+  const sec = Math.floor(ms / 1000);
+  return { sec, nsec: (ms - sec * 1000) * 1_000_000 };
+}
+
 /**
  * One TOC entry (not a `chunk`) as a {@link TarEntry} with `dataOffset` 0. Also used for
  * zstd:chunked TOCs, whose entries have the same fields (their `hardlink` type mapped to `hlink`).
@@ -51,14 +102,15 @@ function count(value: unknown, what: string, subject: string): number {
 export function tocEntryToTarEntry(e: EstargzTocEntry, subject: string): TarEntry {
   const type = TYPES[e.type];
   if (type === undefined) throw invalidArgument(`the eStargz TOC entry '${e.name}' has unknown type '${e.type}'`, { subject, hint: 'read the layer whole' });
-  const mtimeMs = e.modtime === undefined ? NaN : Date.parse(e.modtime);
+  const mtime = tocTime(e.modtime);
   const entry: TarEntry = {
     path: normalizeTarPath(e.name),
     type,
     mode: count(e.mode, 'mode', subject) & 0o7777,
     uid: count(e.uid, 'uid', subject),
     gid: count(e.gid, 'gid', subject),
-    mtime: Number.isFinite(mtimeMs) ? mtimeMs / 1000 : 0,
+    mtime: mtime.sec,
+    mtimeNsec: mtime.nsec,
     size: type === 'file' ? count(e.size, 'size', subject) : 0,
     dataOffset: 0,
   };

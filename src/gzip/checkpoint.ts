@@ -1,12 +1,12 @@
 /**
  * The shapes a seekable gzip index is made of. `Checkpoint` is the index format's own type
- * (src/index/checkpoint.ts), re-exported. Bit convention: the block starts at bit `bitOffset`
+ * (src/layer-index/checkpoint.ts), re-exported. Bit convention: the block starts at bit `bitOffset`
  * (0 = least significant) of the byte at `compressedOffset`; the lower `bitOffset` bits of that
  * byte end the previous block. (zran.c stores instead `in = compressedOffset + 1` and
  * `bits = 8 - bitOffset` when `bitOffset > 0`.) Member-start checkpoints have no window.
  * @module
  */
-import type { Checkpoint } from '../index/checkpoint.js';
+import type { Checkpoint } from '../layer-index/checkpoint.js';
 
 export type { Checkpoint };
 

@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import zlib from 'node:zlib';
 import { dataLoss, ImageFsError, throwIfAborted } from '../errors/image-fs-error.js';
-import { MAX_WINDOW_SIZE } from '../index/checkpoint.js';
+import { MAX_WINDOW_SIZE } from '../layer-index/checkpoint.js';
 import { decodesTo, findBitOffset } from './bit-offset-trial.js';
 import type { Checkpoint, GzipIndex } from './checkpoint.js';
 import { crc32 } from './crc32.js';

@@ -4,7 +4,8 @@
  */
 import { ImageError, ImageFsError } from '../errors/image-fs-error.js';
 import type { Descriptor } from '../image/types.js';
-import type { LayerIndex } from '../index/layer-index.js';
+import type { LayerIndex } from '../layer-index/layer-index.js';
+import { isUnsupportedIndexVersion } from '../layer-index/format.js';
 import { openLayerIndex } from '../layer/indexed-layer.js';
 import type { ReadOptions } from '../source/read-at.js';
 import type { LocalIndexCache } from './local-index-cache.js';
@@ -20,6 +21,8 @@ export interface IndexStoreOptions {
   onSociIndex?: (imageDigest: string, soci: Descriptor) => void;
   /** Called when a local cache entry was corrupt or bound to another layer and was dropped. */
   onDroppedEntry?: (layerDigest: string, error: unknown) => void;
+  /** Called when a registry index is in a format version this imagefs does not read; it is then ignored. */
+  onOutdatedIndex?: (layerDigest: string, error: unknown) => void;
 }
 
 /** A layer index found by {@link IndexStore.find}: verified and bound to its layer. */
@@ -74,6 +77,8 @@ export class IndexStore {
    * cache first (a bad entry is dropped and reported), then the registry (the blob verified against
    * its descriptor, then copied into the cache).
    *
+   * A registry index in a format version this imagefs does not read is ignored (`onOutdatedIndex`).
+   *
    * @throws ImageError `DataLoss` for a registry index whose bytes fail their digest;
    *   `InvalidArgument` for one bound to another layer; registry errors.
    */
@@ -96,7 +101,15 @@ export class IndexStore {
     const descriptor = found.layers.get(layer.digest);
     if (descriptor === undefined) return undefined;
     const bytes = await registry.readBlobVerified(descriptor, options);
-    const index = openLayerIndex(layer, bytes, descriptor.digest);
+    let index: LayerIndex;
+    try {
+      index = openLayerIndex(layer, bytes, descriptor.digest);
+    } catch (error) {
+      // An index of another format version is not wrong, only unreadable here: serve as without one.
+      if (!isUnsupportedIndexVersion(error)) throw error;
+      this.options.onOutdatedIndex?.(layer.digest, error);
+      return undefined;
+    }
     await this.save(layer, bytes, options);
     return { bytes, index, from: 'registry' };
   }

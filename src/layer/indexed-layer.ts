@@ -8,7 +8,7 @@ import type { GzipSpanIndex } from '../gzip/checkpoint.js';
 import { GzipSpanReader } from '../gzip/span-reader.js';
 import { layerCompression } from '../image/media-types.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
-import { openIndex, type LayerIndex } from '../index/layer-index.js';
+import { openIndex, type LayerIndex } from '../layer-index/layer-index.js';
 import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
 import type { TarEntry } from '../tar/entry.js';
 import { notIndexableReason } from './build-index.js';

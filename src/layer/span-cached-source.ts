@@ -1,7 +1,7 @@
 import { getOrFetch } from '../cache/get-or-fetch.js';
 import type { BlobCache } from '../cache/types.js';
 import { spanAt } from '../gzip/checkpoint.js';
-import type { Checkpoint } from '../index/checkpoint.js';
+import type { Checkpoint } from '../layer-index/checkpoint.js';
 import { checkRange, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
 
 /**

@@ -21,7 +21,12 @@ export type ImageFsEvent =
    * A SOCI index (artifact type `application/vnd.amazon.soci.index.v1+json`) refers to the image.
    * imagefs reports it but reads its own index format (or builds one).
    */
-  | { type: 'soci-index'; reference: string; imageDigest: string; digest: string };
+  | { type: 'soci-index'; reference: string; imageDigest: string; digest: string }
+  /**
+   * A stored layer index was not used (for instance one written in an older format version); the
+   * layer is served as if there were none (built on the fly or pulled whole). `why` says what was wrong.
+   */
+  | { type: 'index-ignored'; digest: string; why: string };
 
 /** How a layer was made readable. */
 export type LayerHow =

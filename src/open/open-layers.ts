@@ -86,6 +86,7 @@ export async function openLayers(
     ...(options.indexCache === undefined ? {} : { cache: options.indexCache }),
     ...(registry === undefined ? {} : { registry }),
     onSociIndex: (imageDigest, soci) => emit({ type: 'soci-index', reference: source.reference, imageDigest, digest: soci.digest }),
+    onOutdatedIndex: (digest, error) => emit({ type: 'index-ignored', digest, why: `${(error as Error).message}; run \`imagefs index REF --push\` to store a current one` }),
   });
   const minLazy = options.minLazyLayerSize ?? DEFAULT_MIN_LAZY_LAYER_SIZE;
   const signal = options.signal === undefined ? {} : { signal: options.signal };

@@ -4,16 +4,28 @@ import { computeDigest } from '../image/digest.js';
 import { layerCompression } from '../image/media-types.js';
 import { spanRange } from '../gzip/checkpoint.js';
 import { validateCheckpoints } from '../gzip/validate.js';
-import { openIndex } from '../index/layer-index.js';
+import { openIndex } from '../layer-index/layer-index.js';
+import type { TarEntry } from '../tar/entry.js';
 import { parseTar } from '../tar/parser.js';
 
-const ENTRY_FIELDS = ['path', 'type', 'mode', 'uid', 'gid', 'mtime', 'size', 'linkTarget', 'devMajor', 'devMinor', 'dataOffset'] as const;
+const ENTRY_FIELDS = ['path', 'type', 'mode', 'uid', 'gid', 'uname', 'gname', 'mtime', 'mtimeNsec', 'atime', 'ctime', 'size', 'linkTarget', 'devMajor', 'devMinor', 'dataOffset'] as const;
+
+/** The fields of an entry that are not plain values, as comparable text (nanoseconds of absent times are absent). */
+function derived(e: TarEntry | undefined): Record<string, string> {
+  return {
+    atimeNsec: String(e?.atime === undefined ? undefined : e.atimeNsec ?? 0),
+    ctimeNsec: String(e?.ctime === undefined ? undefined : e.ctimeNsec ?? 0),
+    sparse: e?.sparse === undefined ? 'none' : `[${e.sparse.join(', ')}]`,
+    xattrs: JSON.stringify(Object.entries(e?.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  };
+}
 
 /**
  * Checks an encoded layer index against its layer blob, from first principles: the index opens
  * bound to this blob; every gzip checkpoint re-inflates to exactly what a full node:zlib
  * decompression gives there (windows included); every span digest is the sha256 of its bytes;
- * and the entries equal what parsing the whole decompressed tar gives, data offsets included.
+ * and the entries equal what parsing the whole decompressed tar gives, data offsets included: every
+ * field, times to the nanosecond (atime and ctime when the tar has them), sparse maps and xattrs.
  *
  * @param indexBytes - the index as `buildIndex` encodes it
  * @param blob - the layer blob it claims to describe
@@ -48,9 +60,11 @@ export function validateIndex(indexBytes: Uint8Array, blob: Uint8Array): string[
     for (const field of ENTRY_FIELDS) {
       if (have?.[field] !== want[field]) problems.push(`entry ${i} (${want.path}): ${field} is ${String(have?.[field])}, the tar says ${String(want[field])}`);
     }
-    const wantX = JSON.stringify(Object.entries(want.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
-    const haveX = JSON.stringify(Object.entries(have?.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
-    if (wantX !== haveX) problems.push(`entry ${i} (${want.path}): xattrs differ`);
+    const wantD = derived(want);
+    const haveD = derived(have);
+    for (const [field, value] of Object.entries(wantD)) {
+      if (haveD[field] !== value) problems.push(`entry ${i} (${want.path}): ${field} is ${haveD[field]}, the tar says ${value}`);
+    }
   });
   return problems;
 }

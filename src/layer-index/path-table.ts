@@ -1,14 +1,16 @@
 import type { TarEntry } from '../tar/entry.js';
+import { encodeRawName } from '../tar/raw-name.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 
-const encoder = new TextEncoder();
-
-/** 32-bit FNV-1a of the UTF-8 bytes of a path: the key of the path and directory tables. */
+/**
+ * 32-bit FNV-1a of the bytes of a path (a raw-name string, so bytes that are not UTF-8 hash as
+ * themselves): the key of the path and directory tables.
+ */
 export function pathHash(path: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    if (c >= 0x80) return hashBytes(encoder.encode(path));
+    if (c >= 0x80) return hashBytes(encodeRawName(path));
     h = Math.imul(h ^ c, 0x01000193);
   }
   return h >>> 0;
@@ -110,7 +112,7 @@ export function buildPathTables(entries: readonly TarEntry[]): PathTables {
     const own = last.get(info.path);
     if (own === undefined) {
       records.varint(0);
-      records.string(info.path);
+      records.name(info.path);
     } else {
       records.varint(own + 1);
     }
@@ -122,7 +124,7 @@ export function buildPathTables(entries: readonly TarEntry[]): PathTables {
       prev = c;
     }
     records.varint(info.implicit.size);
-    for (const name of [...info.implicit].sort()) records.string(name);
+    for (const name of [...info.implicit].sort()) records.name(name);
   }
   return {
     pathTable: writeTable(pathHashes, pathIndices), pathCount: pathHashes.length,
@@ -172,11 +174,11 @@ export interface DirRecord {
 export function readDirRecord(reader: ByteReader): DirRecord {
   const own = reader.varint();
   const record: DirRecord = { entry: own - 1, children: [], implicit: [] };
-  if (own === 0) record.path = reader.string();
+  if (own === 0) record.path = reader.name();
   const n = reader.varint();
   let prev = 0;
   for (let i = 0; i < n; i++) record.children.push((prev += reader.varint()));
   const m = reader.varint();
-  for (let i = 0; i < m; i++) record.implicit.push(reader.string());
+  for (let i = 0; i < m; i++) record.implicit.push(reader.name());
   return record;
 }

@@ -1,4 +1,5 @@
 import { dataLoss } from '../errors/image-fs-error.js';
+import { decodeRawName, encodeRawName } from '../tar/raw-name.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8');
@@ -41,13 +42,6 @@ export class ByteWriter {
     this.view.setUint32(at, value, true);
   }
 
-  /** Appends a float64, little-endian. */
-  f64(value: number): void {
-    this.reserve(8);
-    this.view.setFloat64(this.length, value, true);
-    this.length += 8;
-  }
-
   /** Appends an unsigned LEB128 varint (0 ≤ value ≤ 2^53 - 1). */
   varint(value: number): void {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`cannot encode ${value} as an unsigned varint`);
@@ -80,6 +74,14 @@ export class ByteWriter {
   /** Appends a length-prefixed UTF-8 string. */
   string(value: string): void {
     this.blob(encoder.encode(value));
+  }
+
+  /**
+   * Appends a length-prefixed raw name: the exact bytes a raw-name string stands for (UTF-8, with
+   * U+DC80..U+DCFF as the bytes 0x80..0xff; see `src/tar/raw-name.ts`).
+   */
+  name(value: string): void {
+    this.blob(encodeRawName(value));
   }
 
   /** Pads with zeros to a multiple of `n`. */
@@ -133,14 +135,6 @@ export class ByteReader {
     return v;
   }
 
-  /** Reads a float64, little-endian. */
-  f64(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-
   /** Reads an unsigned LEB128 varint. */
   varint(): number {
     let value = 0;
@@ -177,5 +171,10 @@ export class ByteReader {
   /** Reads a length-prefixed UTF-8 string. */
   string(): string {
     return decoder.decode(this.blob());
+  }
+
+  /** Reads a length-prefixed raw name (bytes that are not UTF-8 come back as U+DC80..U+DCFF). */
+  name(): string {
+    return decodeRawName(this.blob());
   }
 }

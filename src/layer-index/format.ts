@@ -3,8 +3,12 @@ import { dataLoss, invalidArgument } from '../errors/image-fs-error.js';
 
 /** The first 8 bytes of every imagefs layer index. */
 export const INDEX_MAGIC = 'IMGFSIDX';
-/** The format version this code writes and reads. */
-export const INDEX_VERSION = 1;
+/**
+ * The format version this code writes and reads. Version 2 keeps times as integer seconds and
+ * nanoseconds (with atime and ctime), sparse maps, and names as their exact bytes; version 1
+ * indexes are refused (rebuild them).
+ */
+export const INDEX_VERSION = 2;
 /** Bytes of the fixed header, section table included. */
 export const HEADER_SIZE = 120;
 /** Bytes of the sha256 trailer. */
@@ -76,9 +80,13 @@ export function readHeader(bytes: Uint8Array, expectedDigest?: string): IndexHea
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8, true);
   if (version !== INDEX_VERSION) {
-    throw invalidArgument(`layer index version ${version} is not supported (this imagefs reads version ${INDEX_VERSION})`, {
-      hint: 'Upgrade imagefs or rebuild the index with this version.',
+    const error = invalidArgument(`layer index version ${version} is not supported (this imagefs reads version ${INDEX_VERSION})`, {
+      hint: version < INDEX_VERSION
+        ? 'The index was made by an older imagefs: rebuild it (imagefs index REF) or delete the cached copy.'
+        : 'Upgrade imagefs, or rebuild the index with this version (imagefs index REF).',
     });
+    versionErrors.add(error);
+    throw error;
   }
   if (bytes.length < HEADER_SIZE + TRAILER_SIZE) throw dataLoss(`layer index is truncated: ${bytes.length} bytes`, { hint });
   if (expectedDigest !== undefined) {
@@ -104,6 +112,22 @@ export function readHeader(bytes: Uint8Array, expectedDigest?: string): IndexHea
   }
   if (header.blockSize === 0 && header.entries > 0) throw dataLoss('layer index is corrupt: block size 0', { hint });
   return header;
+}
+
+const versionErrors = new WeakSet<object>();
+
+/**
+ * True when `error` is the `InvalidArgument` that {@link readHeader} (and so `openIndex`) throws
+ * for an index of another format version: a well-formed index this imagefs cannot read, which a
+ * caller may treat as "no index" (rebuild it) rather than as an index bound to another layer.
+ *
+ * @example
+ * ```ts
+ * try { openIndex(bytes); } catch (e) { if (isUnsupportedIndexVersion(e)) rebuild(); else throw e; }
+ * ```
+ */
+export function isUnsupportedIndexVersion(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && versionErrors.has(error);
 }
 
 /** Appends the sha256 trailer of `body`. */

@@ -16,7 +16,7 @@ export interface EncodeIndexOptions {
   blockSize?: number;
 }
 
-/** Collects the strings entries refer to (owner names, xattr names); reference 0 is "absent". */
+/** Collects the strings entries refer to (owner names, xattr names, kept as raw names); reference 0 is "absent". */
 class StringTable implements StringRefs {
   readonly values: string[] = [];
   private readonly refs = new Map<string, number>();
@@ -85,7 +85,7 @@ export function encodeIndex(data: LayerIndexData, options: EncodeIndexOptions = 
   layer.varint(data.layer.uncompressedSize);
 
   const stringSection = new ByteWriter();
-  for (const s of strings.values) stringSection.string(s);
+  for (const s of strings.values) stringSection.name(s);
 
   const checkpoints = new ByteWriter();
   const windows = new ByteWriter();

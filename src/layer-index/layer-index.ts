@@ -2,6 +2,7 @@ import { inflateRawSync } from 'node:zlib';
 import { dataLoss, invalidArgument } from '../errors/image-fs-error.js';
 import type { TarEntry } from '../tar/entry.js';
 import { normalizeTarPath } from '../tar/path.js';
+import { decodeRawName, encodeRawName, hasLoneSurrogate } from '../tar/raw-name.js';
 import { ByteReader } from './bytes.js';
 import { SPAN_DIGEST_SIZE, type Checkpoint } from './checkpoint.js';
 import { decodeBlock } from './entry-codec.js';
@@ -25,6 +26,16 @@ interface WindowRef {
 }
 
 const BLOCK_CACHE = 16;
+
+/**
+ * A path as the index keys it: normalised, and as the raw-name string of its bytes, so that a
+ * lone surrogate that is not a raw byte (U+D800..U+DC7F, U+DD00..U+DFFF) finds the entry of the
+ * bytes it encodes to (U+FFFD's) and lookups compare bytes, not spellings.
+ */
+function pathKey(path: string): string {
+  const p = normalizeTarPath(path);
+  return hasLoneSurrogate(p) ? decodeRawName(encodeRawName(p)) : p;
+}
 
 /**
  * A layer index opened for reading. Opening verifies the index and reads its header, string
@@ -62,7 +73,7 @@ export class LayerIndex {
     const layer = this.reader(Section.Layer);
     this.layer = { digest: layer.string(), mediaType: layer.string(), compressedSize: layer.varint(), uncompressedSize: layer.varint() };
     const strings = this.reader(Section.Strings);
-    for (let i = 0; i < header.strings; i++) this.strings.push(strings.string());
+    for (let i = 0; i < header.strings; i++) this.strings.push(strings.name());
     const cps = this.reader(Section.Checkpoints);
     let c = 0;
     let u = 0;
@@ -136,9 +147,12 @@ export class LayerIndex {
     return [...this];
   }
 
-  /** The stream index of the entry for `path` (the last one when the tar repeats it), or -1. */
+  /**
+   * The stream index of the entry for `path` (the last one when the tar repeats it), or -1. Paths
+   * are raw-name strings (see `src/tar/raw-name.ts`) and match byte for byte.
+   */
   indexOf(path: string): number {
-    const p = normalizeTarPath(path);
+    const p = pathKey(path);
     for (const i of this.paths.find(pathHash(p))) if (this.entryAt(i).path === p) return i;
     return -1;
   }
@@ -150,7 +164,7 @@ export class LayerIndex {
   }
 
   private dirRecord(path: string): DirRecord | undefined {
-    const p = normalizeTarPath(path);
+    const p = pathKey(path);
     for (const offset of this.dirs.find(pathHash(p))) {
       const record = readDirRecord(this.reader(Section.DirRecords, offset));
       const recordPath = record.entry >= 0 ? this.entryAt(record.entry).path : record.path;
