@@ -9,6 +9,7 @@ import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImageFs } from '../src/fs/image-fs.js';
+import type { ImageTree } from '../src/overlay/image-tree.js';
 import type { Descriptor, ImageSource } from '../src/image/types.js';
 import { OciLayoutSource } from '../src/layout/oci-layout-source.js';
 import { openImage, type OpenImageOptions } from '../src/open/open-image.js';
@@ -109,10 +110,11 @@ async function openMeasured(dirPath: string, label: string, options: OpenImageOp
   const readMs = performance.now() - t1;
   const readBytes = source.bytes - openBytes;
   const after = await settle();
-  const nodes = fs.tree.nodeCount;
+  const merged = (fs.tree as ImageTree).merged;
+  const nodes = merged.nodeCount;
   const total = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
   console.log(`${label}: openImage ${openMs.toFixed(0)} ms (read ${mb(openBytes)} of blobs), ${nodes} entries; ` +
-    `memory ${(total / nodes).toFixed(0)} B/entry (tree ${(fs.tree.byteLength / nodes).toFixed(1)} B/entry), rss ${mb(after.rss)}; ` +
+    `memory ${(total / nodes).toFixed(0)} B/entry (tree ${(merged.byteLength / nodes).toFixed(1)} B/entry), rss ${mb(after.rss)}; ` +
     `cold first read of ${smallFile} (${data.length} B): ${readMs.toFixed(2)} ms, ${readBytes} B read from the layer source`);
   return fs;
 }

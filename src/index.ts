@@ -44,20 +44,28 @@ export type { GzipSpanReaderOptions, GzipSpanReaderStats } from './gzip/span-rea
 export { UncompressedSpanReader, type SpanReaderStats } from './layer/uncompressed-span-reader.js';
 
 // Formats
-export { TarStreamParser, parseTar, normalizeTarPath, type TarParserOptions } from './tar/index.js';
-export * from './index/index.js';
-export type { IndexHeader, IndexCounts } from './index/format.js';
+export { TarStreamParser, parseTar, normalizeTarPath, storedSize, type TarParserOptions, type SparseMap } from './tar/index.js';
+export { decodeRawName, encodeRawName, displayName } from './tar/raw-name.js';
+export * from './layer-index/index.js';
+export type { IndexHeader, IndexCounts } from './layer-index/format.js';
 
 // The filesystem
-export { ImageFs, type ImageFsOptions, type WalkEntry, type XattrOptions } from './fs/image-fs.js';
-export { ImageStats, ImageDirent, type StatsInit } from './fs/stats.js';
-export type { FileData } from './fs/file-data.js';
+export {
+  ImageFs, type ImageFsOptions, type WalkEntry, type XattrOptions, type StatOptions, type ReaddirOptions, type OpendirOptions, type ImageStatFs,
+} from './fs/image-fs.js';
+export { ImageStats, ImageBigIntStats, ImageDirent, type StatsInit } from './fs/stats.js';
+export { ImageDir } from './fs/dir.js';
+export type { PathLike, NameEncoding } from './fs/fs-args.js';
+export { FileData } from './tree/file-data.js';
+export { ROOT_INO, type FsTree, type NodeAttrs, type Timespec, type TreeDirEntry, type FileContent } from './tree/types.js';
+export { ImageTree } from './overlay/image-tree.js';
 export type { ReadStreamOptions } from './fs/read-stream.js';
-export { resolvePath, MAX_SYMLINKS, type ResolveOptions as PathResolveOptions } from './fs/resolve.js';
-export { ImageFileHandle, HANDLE_CHUNK, type ReadResult, type ReadIntoOptions } from './fs/file-handle.js';
+export { resolvePath, dirPath, MAX_SYMLINKS, type ResolveOptions as PathResolveOptions, type Resolved } from './fs/resolve.js';
+export { ImageFileHandle, HANDLE_CHUNK, type ReadResult, type ReadVResult, type ReadIntoOptions, type OpenedFile } from './fs/file-handle.js';
 export { exportTo, type ExportOptions, type ExportSummary } from './fs/export.js';
+export { TimeRestore, type TimeRestoreMethod } from './fs/time-restore.js';
 export { mergeLayers, type MergeOptions } from './overlay/merge.js';
-export { MergedTree, type DentryColumns, type Xattr, type MergedTreeParts } from './overlay/merged-tree.js';
+export { MergedTree, type DentryColumns, type Xattr, type MergedTreeParts, type ExtraTimes } from './overlay/merged-tree.js';
 export { InodeTable, BytePool, type InodeAttrs } from './overlay/inode-table.js';
 export { MAX_KEPT_WARNINGS, type MergeWarning, type MergeWarningCode } from './overlay/warnings.js';
 export { makedev, major, minor } from './overlay/file-type.js';

@@ -11,6 +11,8 @@ export interface StatJson {
   size: number;
   /** Seconds since the epoch. */
   mtime: number;
+  /** Nanoseconds since the epoch, exact, as a decimal string. */
+  mtimeNs: string;
   nlink: number;
   linkTarget?: string;
   /** Extended attribute values, base64. */
@@ -19,7 +21,7 @@ export interface StatJson {
 
 /** Builds the contract's `stat` JSON object for `path`. */
 export function statJson(path: string, s: CliStats): StatJson {
-  const out: StatJson = { path, type: s.type, mode: s.mode, uid: s.uid, gid: s.gid, size: s.size, mtime: s.mtime, nlink: s.nlink, xattrs: {} };
+  const out: StatJson = { path, type: s.type, mode: s.mode, uid: s.uid, gid: s.gid, size: s.size, mtime: s.mtime, mtimeNs: s.mtimeNs.toString(), nlink: s.nlink, xattrs: {} };
   if (s.linkTarget !== undefined) out.linkTarget = s.linkTarget;
   for (const name of Object.keys(s.xattrs).sort()) out.xattrs[name] = Buffer.from(s.xattrs[name]!).toString('base64');
   return out;

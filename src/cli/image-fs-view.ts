@@ -1,10 +1,10 @@
 import type { ImageFs } from '../fs/image-fs.js';
-import type { ImageStats } from '../fs/stats.js';
-import { major, minor } from '../overlay/file-type.js';
+import type { ImageBigIntStats } from '../fs/stats.js';
 import type { ReadOptions } from '../source/read-at.js';
+import { decodeRawName, encodeRawName } from '../tar/raw-name.js';
 import type { CliFileType, CliFs, CliStats } from './types.js';
 
-function typeOf(s: ImageStats): CliFileType {
+function typeOf(s: ImageBigIntStats): CliFileType {
   if (s.isDirectory()) return 'dir';
   if (s.isSymbolicLink()) return 'symlink';
   if (s.isCharacterDevice()) return 'char';
@@ -16,7 +16,9 @@ function typeOf(s: ImageStats): CliFileType {
 
 /**
  * The CLI's view of an {@link ImageFs}: stats in the contract's units (mode without type bits,
- * mtime in seconds) with the link target and every xattr filled in.
+ * mtime in seconds and nanoseconds) with the link target and every xattr filled in. Paths and names
+ * are raw-name strings (names that are not UTF-8 keep their bytes); they reach the ImageFs as
+ * Buffers.
  */
 export class ImageFsView implements CliFs {
   constructor(private readonly fs: ImageFs) {}
@@ -29,24 +31,27 @@ export class ImageFsView implements CliFs {
     return this.describe(path, true);
   }
 
-  readdir(path: string): Promise<string[]> {
-    return this.fs.readdir(path);
+  async readdir(path: string): Promise<string[]> {
+    return (await this.fs.readdir(bytes(path), 'buffer')).map((b) => decodeRawName(b));
   }
 
   createReadStream(path: string, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
-    return this.fs.createReadStream(path, { signal: options.signal });
+    return this.fs.createReadStream(bytes(path), { signal: options.signal });
   }
 
-  private async describe(path: string, follow: boolean): Promise<CliStats> {
-    const s = follow ? await this.fs.stat(path) : await this.fs.lstat(path);
+  private async describe(rawPath: string, follow: boolean): Promise<CliStats> {
+    const path = bytes(rawPath);
+    const s = follow ? await this.fs.stat(path, { bigint: true }) : await this.fs.lstat(path, { bigint: true });
     const out: CliStats = {
-      type: typeOf(s), mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, size: s.size,
-      mtime: s.mtimeMs / 1000, nlink: s.nlink, xattrs: {},
+      type: typeOf(s), mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid), size: Number(s.size),
+      mtime: Number(s.mtimeNs) / 1e9, mtimeNs: s.mtimeNs, nlink: Number(s.nlink), xattrs: {},
     };
-    if (out.type === 'symlink') out.linkTarget = await this.fs.readlink(path);
+    if (out.type === 'symlink') out.linkTarget = decodeRawName(await this.fs.readlink(path, 'buffer'));
     if (out.type === 'char' || out.type === 'block') {
-      out.devMajor = major(s.rdev);
-      out.devMinor = minor(s.rdev);
+      const { ino } = this.fs.resolve(path, false, 'lstat');
+      const a = this.fs.tree.attrs(ino);
+      out.devMajor = a.rdevMajor;
+      out.devMinor = a.rdevMinor;
     }
     const xattrOptions = { nofollow: !follow };
     for (const name of await this.fs.listxattr(path, xattrOptions)) {
@@ -54,4 +59,9 @@ export class ImageFsView implements CliFs {
     }
     return out;
   }
+}
+
+/** A raw-name path as the Buffer of its bytes. */
+function bytes(path: string): Buffer {
+  return Buffer.from(encodeRawName(path));
 }

@@ -16,7 +16,10 @@ export interface CliStats {
   uid: number;
   gid: number;
   size: number;
+  /** Seconds since the epoch (fractional). */
   mtime: number;
+  /** Nanoseconds since the epoch, exact. */
+  mtimeNs: bigint;
   nlink: number;
   /** The symlink's target (symlinks only). */
   linkTarget?: string;

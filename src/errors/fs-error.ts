@@ -4,7 +4,7 @@ import { ImageFsError } from './image-fs-error.js';
 /** The Node-style file system error codes imagefs raises. */
 export type FsErrorCode =
   | 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'ENOTEMPTY' | 'EXDEV' | 'EROFS' | 'EINVAL'
-  | 'ELOOP' | 'ENODATA' | 'EACCES' | 'EBADF' | 'ENXIO' | 'EPERM';
+  | 'ELOOP' | 'ENODATA' | 'EACCES' | 'EBADF' | 'ENXIO' | 'EPERM' | 'EIO' | 'ERANGE' | 'ENOSYS';
 
 const MESSAGES: Record<FsErrorCode, string> = {
   ENOENT: 'no such file or directory',
@@ -21,6 +21,9 @@ const MESSAGES: Record<FsErrorCode, string> = {
   EBADF: 'bad file descriptor',
   ENXIO: 'no such device or address',
   EPERM: 'operation not permitted',
+  EIO: 'i/o error',
+  ERANGE: 'result too large',
+  ENOSYS: 'function not implemented',
 };
 
 /**
@@ -51,5 +54,15 @@ export class FsError extends ImageFsError {
     this.syscall = syscall;
     this.path = path;
     this.dest = dest;
+  }
+
+  /** True for a file system error of any copy of the package (an imagefs error with an errno and a syscall). */
+  static override is(value: unknown): value is FsError {
+    return ImageFsError.is(value) && typeof (value as FsError).errno === 'number' && typeof (value as FsError).syscall === 'string';
+  }
+
+  /** Makes `instanceof FsError` true for file system errors only (not for every imagefs error). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return FsError.is(value);
   }
 }

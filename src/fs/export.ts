@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, realpath, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, realpath, rename, symlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { FsError } from '../errors/fs-error.js';
 import { throwIfAborted } from '../errors/image-fs-error.js';
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, major, minor } from '../overlay/file-type.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from '../overlay/file-type.js';
+import { encodeRawName } from '../tar/raw-name.js';
+import { ROOT_INO } from '../tree/types.js';
 import type { ImageFs } from './image-fs.js';
+import { TimeRestore } from './time-restore.js';
 import { XattrDump } from './xattr-restore.js';
 
 const run = promisify(execFile);
@@ -47,12 +49,12 @@ export interface ExportSummary {
   notes: string[];
 }
 
-interface Pending { node: number; abs: string }
+interface Pending { ino: number; rel: Buffer }
 
 /**
  * Materialises the merged root file system of `fs` into `dir`, as `umoci unpack` writes a bundle's
  * `rootfs`: types, permission bits (setuid and friends included), owners (`lchown`), mtimes
- * (`lutimes`), xattrs (one `setfattr -h --restore` run), devices (`mknod`), FIFOs (`mkfifo`) and
+ * (to the nanosecond, see {@link TimeRestore}), xattrs (one `setfattr -h --restore` run), devices (`mknod`), FIFOs (`mkfifo`) and
  * hardlinks as hardlinks.
  *
  * `dir` is created when missing; an existing `dir` must be an empty directory (else `ENOTEMPTY`
@@ -73,98 +75,100 @@ export async function exportTo(fs: ImageFs, dir: string, options: ExportOptions 
   const devices = options.devices ?? isRoot;
   const chunk = options.chunkSize ?? 1 << 20;
   const signal = options.signal;
-  const base = await prepare(dir);
+  const base = Buffer.from(await prepare(dir));
   const tree = fs.tree;
-  const t = tree.inodes;
   const summary: ExportSummary = { dirs: 0, files: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, bytes: 0, xattrs: 0, notes: [] };
   const dump = new XattrDump();
-  const firstPath = new Map<number, string>();
-  const dirs: Pending[] = [{ node: 0, abs: base }];
-  const stack: [number, string][] = [];
-  const pushKids = (node: number, rel: string): void => {
-    const kids = [...tree.children(node)];
+  const times = new TimeRestore();
+  const firstPath = new Map<number, Buffer>();
+  const dirs: Pending[] = [{ ino: ROOT_INO, rel: Buffer.alloc(0) }];
+  // Paths are bytes: names that are not UTF-8 are written as they are in the image.
+  const stack: [number, Buffer][] = [];
+  const pushKids = (dirIno: number, rel: Buffer): void => {
+    const kids = [...tree.children(dirIno)];
     for (let i = kids.length - 1; i >= 0; i--) {
-      const name = tree.nameOf(kids[i]!);
+      const { name, ino } = kids[i]!;
       if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new FsError('EINVAL', 'export', name);
-      stack.push([kids[i]!, rel === '' ? name : `${rel}/${name}`]);
+      const bytes = Buffer.from(encodeRawName(name));
+      stack.push([ino, rel.length === 0 ? bytes : Buffer.concat([rel, SLASH, bytes])]);
     }
   };
-  dump.add('.', tree.xattrs(tree.inodeOf(0)));
-  pushKids(0, '');
+  const absOf = (rel: Buffer): Buffer => (rel.length === 0 ? base : Buffer.concat([base, SLASH, rel]));
+  dump.add('.', tree.xattrs(ROOT_INO));
+  pushKids(ROOT_INO, Buffer.alloc(0));
   while (stack.length > 0) {
     throwIfAborted(signal);
-    const [node, rel] = stack.pop()!;
-    const abs = join(base, rel);
-    const ino = tree.inodeOf(node);
-    const mode = t.mode[ino]!;
-    const type = mode & S_IFMT;
-    const perm = mode & 0o7777;
+    const [ino, rel] = stack.pop()!;
+    const abs = absOf(rel);
+    const a = tree.attrs(ino);
+    const type = a.mode & S_IFMT;
+    const perm = a.mode & 0o7777;
     const seen = firstPath.get(ino);
     if (seen !== undefined) {
       await link(seen, abs);
       summary.hardlinks++;
       continue;
     }
-    if (type !== S_IFDIR && t.nlink[ino]! > 1) firstPath.set(ino, abs);
-    const owner = async (): Promise<void> => { if (chown) await lchown(abs, t.uid[ino]!, t.gid[ino]!); };
-    const mtime = t.mtime[ino]!;
+    if (type !== S_IFDIR && a.nlink > 1) firstPath.set(ino, abs);
+    const owner = async (): Promise<void> => { if (chown) await lchown(abs, a.uid, a.gid); };
     if (type === S_IFDIR) {
       await mkdir(abs, 0o700);
       summary.dirs++;
-      dirs.push({ node, abs });
-      pushKids(node, rel);
+      dirs.push({ ino, rel });
+      pushKids(ino, rel);
+      continue;
     } else if (type === S_IFREG) {
       const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
       try {
-        const data = fs.fileData(node, '/' + rel, 'read');
+        const data = fs.content(ino, '/' + rel.toString(), 'read');
         for (let pos = 0; pos < data.size; pos += chunk) {
           const bytes = await data.read(pos, chunk, { signal });
-          await fh.write(bytes, 0, bytes.length, pos);
+          if (!isZero(bytes)) await fh.write(bytes, 0, bytes.length, pos);
         }
+        // Holes (sparse files, zero runs) stay holes: the size is set, not written.
+        await fh.truncate(data.size);
         summary.bytes += data.size;
-        if (chown) await fh.chown(t.uid[ino]!, t.gid[ino]!);
+        if (chown) await fh.chown(a.uid, a.gid);
         await fh.chmod(perm);
-        await fh.utimes(mtime, mtime);
       } finally {
         await fh.close();
       }
       summary.files++;
     } else if (type === S_IFLNK) {
-      await symlink(tree.linkTarget(ino), abs);
+      await symlink(Buffer.from(encodeRawName(tree.readlink(ino))), abs);
       await owner();
-      await lutimes(abs, mtime, mtime);
       summary.symlinks++;
     } else if (type === S_IFCHR || type === S_IFBLK || type === S_IFIFO) {
       if (type !== S_IFIFO && !devices) {
-        summary.notes.push(`/${rel}: device not created (mknod needs root)`);
+        summary.notes.push(`/${rel.toString()}: device not created (mknod needs root)`);
         firstPath.delete(ino);
         continue;
       }
-      const rdev = t.aux[ino]!;
-      const args = type === S_IFIFO ? ['-m', perm.toString(8), abs] : ['-m', perm.toString(8), abs, type === S_IFCHR ? 'c' : 'b', String(major(rdev)), String(minor(rdev))];
-      await run(type === S_IFIFO ? 'mkfifo' : 'mknod', args, { signal });
+      await makeNode(base, abs, a.mode, a.rdevMajor, a.rdevMinor, signal);
       await owner();
       await chmod(abs, perm); // after chown, which clears setuid/setgid bits
-      await lutimes(abs, mtime, mtime);
       if (type === S_IFIFO) summary.fifos++;
       else summary.devices++;
     } else {
-      summary.notes.push(`/${rel}: sockets cannot be exported; skipped`);
+      summary.notes.push(`/${rel.toString()}: sockets cannot be exported; skipped`);
       firstPath.delete(ino);
       continue;
     }
+    times.add(rel, a.atime, a.mtime);
     dump.add(rel, tree.xattrs(ino));
   }
   // Directories: owners and modes now that their children exist, then xattrs, then times (deepest first).
   for (let i = dirs.length - 1; i >= 0; i--) {
-    const { node, abs } = dirs[i]!;
-    const ino = tree.inodeOf(node);
-    if (chown) await lchown(abs, t.uid[ino]!, t.gid[ino]!);
-    await chmod(abs, t.mode[ino]! & 0o7777);
+    const { ino, rel } = dirs[i]!;
+    const a = tree.attrs(ino);
+    const abs = absOf(rel);
+    if (chown) await lchown(abs, a.uid, a.gid);
+    await chmod(abs, a.mode & 0o7777);
+    if (i > 0) dump.add(rel, tree.xattrs(ino));
   }
   if (options.xattrs !== false && dump.count > 0) {
     try {
-      await dump.restore(base, signal);
+      await dump.restore(base.toString(), signal);
       summary.xattrs = dump.count;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
@@ -172,11 +176,41 @@ export async function exportTo(fs: ImageFs, dir: string, options: ExportOptions 
     }
   }
   for (let i = dirs.length - 1; i >= 0; i--) {
-    const { node, abs } = dirs[i]!;
-    const m = t.mtime[tree.inodeOf(node)]!;
-    await lutimes(abs, m, m);
+    const { ino, rel } = dirs[i]!;
+    const a = tree.attrs(ino);
+    times.add(rel.length === 0 ? DOT : rel, a.atime, a.mtime);
+  }
+  if ((await times.restore(base.toString(), signal)) === 'microseconds') {
+    summary.notes.push('times set to the microsecond, not the nanosecond: python3 is not installed (Node\'s utimes keeps microseconds)');
   }
   return summary;
+}
+
+const SLASH = Buffer.from('/');
+const DOT = Buffer.from('.');
+
+let zeros = Buffer.alloc(0);
+
+/** True when every byte is 0 (a run the file can leave as a hole). */
+function isZero(bytes: Buffer): boolean {
+  if (zeros.length < bytes.length) zeros = Buffer.alloc(bytes.length);
+  return bytes.equals(zeros.subarray(0, bytes.length));
+}
+
+let nodeCount = 0;
+
+/**
+ * `mknod` or `mkfifo` (no Node API makes them), with exact device numbers. The node is made under
+ * an ASCII name beside its place and renamed there, so that names that are not UTF-8 (which a
+ * child's argv cannot carry through Node) keep their bytes.
+ */
+async function makeNode(base: Buffer, abs: Buffer, mode: number, maj: number, min: number, signal?: AbortSignal): Promise<void> {
+  const type = mode & S_IFMT;
+  const perm = (mode & 0o7777).toString(8);
+  const tmp = `${base.toString()}/.imagefs-node-${process.pid}-${nodeCount++}`;
+  const args = type === S_IFIFO ? ['-m', perm, tmp] : ['-m', perm, tmp, type === S_IFCHR ? 'c' : 'b', String(maj), String(min)];
+  await run(type === S_IFIFO ? 'mkfifo' : 'mknod', args, { signal });
+  await rename(tmp, abs);
 }
 
 /** Creates `dir` or checks that it is an empty directory; returns its real path. */

@@ -1,7 +1,12 @@
+import type { ReadableStream } from 'node:stream/web';
+import { Readable } from 'node:stream';
+import { createInterface, type Interface } from 'node:readline';
 import { FsError } from '../errors/fs-error.js';
 import type { ReadOptions } from '../source/read-at.js';
-import type { FileData } from './file-data.js';
-import type { ImageStats } from './stats.js';
+import type { FileContent } from '../tree/types.js';
+import { guardRead } from './fs-args.js';
+import { createFileReadStream, type ReadStreamOptions } from './read-stream.js';
+import type { ImageBigIntStats, ImageStats } from './stats.js';
 
 /** What {@link ImageFileHandle.read} resolves to, as Node's `FileHandle.read`. */
 export interface ReadResult<T extends Uint8Array> {
@@ -9,6 +14,14 @@ export interface ReadResult<T extends Uint8Array> {
   bytesRead: number;
   /** The buffer that was given. */
   buffer: T;
+}
+
+/** What {@link ImageFileHandle.readv} resolves to. */
+export interface ReadVResult<T extends readonly NodeJS.ArrayBufferView[]> {
+  /** Bytes read into all buffers together. */
+  bytesRead: number;
+  /** The buffers that were given. */
+  buffers: T;
 }
 
 /** The object form of {@link ImageFileHandle.read}'s arguments. */
@@ -19,24 +32,36 @@ export interface ReadIntoOptions<T extends Uint8Array> {
   offset?: number;
   /** Bytes to read (default: the rest of `buffer`). */
   length?: number;
-  /** File position; `null` or omitted reads at the current position and advances it. */
-  position?: number | null;
+  /** File position; `null`, `-1` or omitted reads at the current position and advances it. */
+  position?: number | bigint | null;
 }
 
 /** Chunk size of {@link ImageFileHandle}'s async iteration. */
 export const HANDLE_CHUNK = 64 * 1024;
 
+/** How an open file reaches its inode's data and status (given by {@link ImageFs.open}). */
+export interface OpenedFile {
+  /** The path it was opened by, for errors. */
+  path: string;
+  /** The bytes, or null for a directory. */
+  data: FileContent | null;
+  /** The status, number or bigint form. */
+  stat(bigint: boolean): ImageStats | ImageBigIntStats;
+}
+
 let nextFd = 1000;
 
 /**
- * An open file of an {@link ImageFs}, shaped like `node:fs/promises` `FileHandle`: `read`,
- * `readFile`, `stat`, `close`, and async iteration over its bytes in chunks. Directories can be
- * opened (as with `open(2)`), but reading one fails with `EISDIR`.
+ * An open file of an {@link ImageFs}, shaped like `node:fs/promises` `FileHandle`: `read` (every
+ * overload Node has), `readv`, `readFile`, `readLines`, `createReadStream`, `readableWebStream`,
+ * `stat`, `close`, `[Symbol.asyncDispose]`, and async iteration over its bytes. Directories can
+ * be opened (as with `open(2)`), but reading one fails with `EISDIR`. A read that cannot fetch
+ * its bytes fails with `EIO` (the cause attached).
  *
  * @example
  * ```ts
- * const fh = await fs.open('/etc/os-release');
- * try { for await (const chunk of fh) process.stdout.write(chunk); } finally { await fh.close(); }
+ * await using fh = await fs.open('/etc/os-release');
+ * const { bytesRead, buffer } = await fh.read(Buffer.alloc(64), { position: 0 });
  * ```
  */
 export class ImageFileHandle implements AsyncIterable<Buffer> {
@@ -45,53 +70,94 @@ export class ImageFileHandle implements AsyncIterable<Buffer> {
   private position = 0;
   private closed = false;
 
-  constructor(
-    private readonly path: string,
-    private readonly data: FileData | null,
-    private readonly stats: ImageStats,
-  ) {
+  constructor(private readonly file: OpenedFile) {
     this.fd = nextFd++;
   }
 
   /**
-   * Reads into `buffer` at `offset`, `length` bytes from `position` (or from the current position,
-   * advancing it, when `position` is null or omitted). Also takes Node's object form.
+   * Reads bytes: `read()`, `read(buffer, offset?, length?, position?)`, `read(buffer, { offset,
+   * length, position })` or `read({ buffer, offset, length, position })`. A `position` of null,
+   * -1 or omitted reads at the current position and advances it; a number reads there and does
+   * not move it.
    */
-  async read<T extends Uint8Array = Buffer>(buffer?: T | ReadIntoOptions<T>, offset?: number, length?: number, position?: number | null): Promise<ReadResult<T>> {
+  async read<T extends Uint8Array = Buffer>(
+    buffer?: T | ReadIntoOptions<T> | null,
+    offset?: number | ReadIntoOptions<T> | null,
+    length?: number | null,
+    position?: number | bigint | null,
+  ): Promise<ReadResult<T>> {
     let buf: T;
-    if (buffer === undefined || !(buffer instanceof Uint8Array)) {
-      const o = buffer ?? {};
-      buf = o.buffer ?? (Buffer.alloc(16384) as unknown as T);
-      offset = o.offset;
-      length = o.length;
-      position = o.position;
-    } else {
+    let opts: ReadIntoOptions<T> = {};
+    if (buffer instanceof Uint8Array) {
       buf = buffer;
+      if (offset !== null && typeof offset === 'object') opts = offset;
+      else opts = { offset: offset ?? undefined, length: length ?? undefined, position };
+    } else {
+      opts = buffer ?? {};
+      buf = opts.buffer ?? (Buffer.alloc(16384) as unknown as T);
     }
-    const at = offset ?? 0;
-    const len = length ?? buf.byteLength - at;
-    if (at < 0 || len < 0 || at + len > buf.byteLength) throw new RangeError(`offset ${at} and length ${len} do not fit a buffer of ${buf.byteLength} bytes`);
+    const at = opts.offset ?? 0;
+    const len = opts.length ?? buf.byteLength - at;
+    if (!Number.isInteger(at) || at < 0 || at > buf.byteLength) throw rangeError('offset', at, `>= 0 && <= ${buf.byteLength}`);
+    if (!Number.isInteger(len) || len < 0 || at + len > buf.byteLength) throw rangeError('length', len, `>= 0 && <= ${buf.byteLength - at}`);
+    const pos = toPosition(opts.position);
     const data = this.readable('read');
-    const advance = position === null || position === undefined || position < 0;
-    const pos = advance ? this.position : position!;
-    const n = await data.readInto(buf, at, len, pos);
-    if (advance) this.position += n;
+    const n = await guardRead('read', this.file.path, undefined, () => data.readInto(buf, at, len, pos ?? this.position));
+    if (pos === null) this.position += n;
     return { bytesRead: n, buffer: buf };
   }
 
+  /** Reads into several buffers in turn, from `position` (or the current position, advancing it). */
+  async readv<T extends readonly NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null): Promise<ReadVResult<T>> {
+    const data = this.readable('read');
+    const start = toPosition(position);
+    let pos = start ?? this.position;
+    let total = 0;
+    for (const b of buffers) {
+      const view = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      const n = await guardRead('read', this.file.path, undefined, () => data.readInto(view, 0, view.byteLength, pos));
+      total += n;
+      pos += n;
+      if (n < view.byteLength) break;
+    }
+    if (start === null) this.position += total;
+    return { bytesRead: total, buffers };
+  }
+
   /** Reads the rest of the file from the current position; a string when `encoding` is given. */
+  async readFile(options: (ReadOptions & { encoding: BufferEncoding }) | BufferEncoding): Promise<string>;
+  async readFile(options?: (ReadOptions & { encoding?: null }) | null): Promise<Buffer>;
+  async readFile(options?: (ReadOptions & { encoding?: BufferEncoding | null }) | BufferEncoding | null): Promise<Buffer | string>;
   async readFile(options?: (ReadOptions & { encoding?: BufferEncoding | null }) | BufferEncoding | null): Promise<Buffer | string> {
     const opts = typeof options === 'string' ? { encoding: options } : options ?? {};
     const data = this.readable('read');
-    const bytes = await data.read(this.position, data.size - this.position, opts);
+    const bytes = await guardRead('read', this.file.path, opts.signal, () => data.read(this.position, data.size - this.position, { signal: opts.signal }));
     this.position += bytes.length;
     return opts.encoding ? bytes.toString(opts.encoding) : bytes;
   }
 
-  /** The file's status. */
-  async stat(): Promise<ImageStats> {
+  /** The file's status (`{ bigint: true }` for {@link ImageBigIntStats}). */
+  async stat(options: { bigint: true }): Promise<ImageBigIntStats>;
+  async stat(options?: { bigint?: false }): Promise<ImageStats>;
+  async stat(options?: { bigint?: boolean }): Promise<ImageStats | ImageBigIntStats> {
     this.check('fstat');
-    return this.stats;
+    return this.file.stat(options?.bigint === true);
+  }
+
+  /** A `Readable` of the file's bytes `[start, end]` (default: from the current position to the end). */
+  createReadStream(options: Omit<ReadStreamOptions, 'fd'> = {}): Readable {
+    const data = this.readable('read');
+    return createFileReadStream(async () => data, this.file.path, { start: this.position, ...options });
+  }
+
+  /** The file's lines (from the current position), as `readline` gives them. */
+  readLines(options: Omit<ReadStreamOptions, 'fd'> = {}): Interface {
+    return createInterface({ input: this.createReadStream(options), crlfDelay: Infinity });
+  }
+
+  /** A web `ReadableStream` of the file's bytes from the current position. */
+  readableWebStream(): ReadableStream<Uint8Array> {
+    return Readable.toWeb(this.createReadStream()) as ReadableStream<Uint8Array>;
   }
 
   /** Closes the handle; later calls fail with `EBADF`. Idempotent. */
@@ -108,19 +174,33 @@ export class ImageFileHandle implements AsyncIterable<Buffer> {
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
     const data = this.readable('read');
     while (this.position < data.size) {
-      const chunk = await data.read(this.position, HANDLE_CHUNK);
+      const chunk = await guardRead('read', this.file.path, undefined, () => data.read(this.position, HANDLE_CHUNK));
       this.position += chunk.length;
       yield chunk;
     }
   }
 
   private check(syscall: string): void {
-    if (this.closed) throw new FsError('EBADF', syscall, this.path);
+    if (this.closed) throw new FsError('EBADF', syscall, this.file.path);
   }
 
-  private readable(syscall: string): FileData {
+  private readable(syscall: string): FileContent {
     this.check(syscall);
-    if (this.data === null) throw new FsError('EISDIR', syscall, this.path);
-    return this.data;
+    if (this.file.data === null) throw new FsError('EISDIR', syscall, this.file.path);
+    return this.file.data;
   }
+}
+
+/** A file position argument: null (current position) or a non-negative safe integer. */
+function toPosition(position: number | bigint | null | undefined): number | null {
+  if (position === null || position === undefined || position === -1 || position === -1n) return null;
+  const n = typeof position === 'bigint' ? Number(position) : position;
+  if (!Number.isSafeInteger(n) || n < 0) throw rangeError('position', position, '>= 0 && <= 9007199254740991');
+  return n;
+}
+
+function rangeError(name: string, value: unknown, range: string): RangeError {
+  const err = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(value)}`) as RangeError & { code: string };
+  err.code = 'ERR_OUT_OF_RANGE';
+  return err;
 }

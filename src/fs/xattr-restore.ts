@@ -9,10 +9,11 @@ const run = promisify(execFile);
 /**
  * Escapes a file or attribute name as `getfattr` writes it in a dump: every byte outside
  * printable ASCII, and `\` and `=`, becomes `\ooo` (octal), which `setfattr --restore` undoes.
+ * A name given as bytes is written as those bytes.
  */
-export function quoteDumpName(name: string): string {
+export function quoteDumpName(name: string | Uint8Array): string {
   let out = '';
-  for (const b of Buffer.from(name, 'utf8')) {
+  for (const b of typeof name === 'string' ? Buffer.from(name, 'utf8') : name) {
     out += b > 0x20 && b < 0x7f && b !== 0x5c && b !== 0x3d ? String.fromCharCode(b) : '\\' + b.toString(8).padStart(3, '0');
   }
   return out;
@@ -28,7 +29,7 @@ export class XattrDump {
   count = 0;
 
   /** Adds the attributes of one path. */
-  add(relPath: string, xattrs: readonly (readonly [string, Uint8Array])[]): void {
+  add(relPath: string | Uint8Array, xattrs: readonly (readonly [string, Uint8Array])[]): void {
     if (xattrs.length === 0) return;
     this.parts.push(`# file: ${quoteDumpName(relPath)}\n`);
     for (const [name, value] of xattrs) this.parts.push(`${quoteDumpName(name)}=0s${Buffer.from(value).toString('base64')}\n`);

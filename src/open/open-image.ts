@@ -4,6 +4,7 @@ import { throwIfAborted } from '../errors/image-fs-error.js';
 import { planLayerModes } from '../eligibility/open-plan.js';
 import { validateResolvedImage } from '../eligibility/validate-image.js';
 import { ImageFs, type ImageFsOptions } from '../fs/image-fs.js';
+import { ImageTree } from '../overlay/image-tree.js';
 import { mergeLayers } from '../overlay/merge.js';
 import type { ImageSource, Platform, ResolvedImage } from '../image/types.js';
 import type { LayerContent } from '../layer/types.js';
@@ -65,7 +66,7 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
     layers = await openLayers(source, resolved, layerOptions, pLimit(options.layerConcurrency ?? 4), emit);
     throwIfAborted(options.signal);
     const tree = await mergeLayers(layers, { signal: options.signal, strict: options.strict, onWarning: options.onWarning });
-    const fs = new ImageFs(tree, layers.map((l) => l.data), { dev: devOf(resolved), closers: [...layers, source, ...(spanCache ? [spanCache] : [])] });
+    const fs = new ImageFs(new ImageTree(tree, layers.map((l) => l.data)), { dev: devOf(resolved), closers: [...layers, source, ...(spanCache ? [spanCache] : [])] });
     emit({ type: 'pulled', reference: source.reference, digest: resolved.digest, ms: performance.now() - started, streaming: layers.some((l) => l.mode === 'lazy') });
     return fs;
   } catch (error) {

@@ -5,3 +5,4 @@ export * from './merge-builder.js';
 export * from './merged-tree.js';
 export * from './merge.js';
 export * from './warnings.js';
+export * from './image-tree.js';

@@ -1,3 +1,5 @@
+import { encodeRawName } from '../tar/raw-name.js';
+
 /** The attributes of one inode, as the merge stores them. */
 export interface InodeAttrs {
   /** Full `st_mode`: type bits and permission bits. */
@@ -6,13 +8,15 @@ export interface InodeAttrs {
   uid: number;
   /** Owner group id. */
   gid: number;
-  /** Bytes of data (files) or of the link target (symlinks, as `lstat` reports); 0 otherwise. */
+  /** Bytes of data (files: logical size) or of the link target (symlinks, as `lstat` reports); devices: the major number; 0 otherwise. */
   size: number;
-  /** Seconds since the epoch (may be fractional). */
-  mtime: number;
+  /** Modification time: whole seconds since the epoch. */
+  mtimeSec: number;
+  /** Modification time: nanoseconds past `mtimeSec`. */
+  mtimeNsec: number;
   /** The layer whose tar holds the data (files), or `NO_LAYER`. */
   layer: number;
-  /** Files: data offset in the layer's tar. Devices: `rdev`. Symlinks: target offset in the byte pool. */
+  /** Files: data offset in the layer's tar. Devices: the minor number. Symlinks: target offset in the byte pool. */
   aux: number;
 }
 
@@ -20,7 +24,7 @@ export interface InodeAttrs {
 export const NO_LAYER = 0xffff;
 
 /**
- * Inode attributes in parallel typed arrays (42 bytes an inode), growing by doubling while the
+ * Inode attributes in parallel typed arrays (46 bytes an inode), growing by doubling while the
  * merge runs and trimmed to size when it ends. Index = inode number - 1.
  */
 export class InodeTable {
@@ -32,10 +36,12 @@ export class InodeTable {
   uid: Uint32Array;
   /** `st_gid` column. */
   gid: Uint32Array;
-  /** Size column (bytes). */
+  /** Size column (bytes; devices: major number). */
   size: Float64Array;
-  /** Modification time column (seconds). */
-  mtime: Float64Array;
+  /** Modification time column, whole seconds. */
+  mtimeSec: Float64Array;
+  /** Modification time column, nanoseconds. */
+  mtimeNsec: Uint32Array;
   /** Data layer column. */
   layer: Uint16Array;
   /** Data offset / rdev / symlink-target offset column. */
@@ -48,7 +54,8 @@ export class InodeTable {
     this.uid = new Uint32Array(capacity);
     this.gid = new Uint32Array(capacity);
     this.size = new Float64Array(capacity);
-    this.mtime = new Float64Array(capacity);
+    this.mtimeSec = new Float64Array(capacity);
+    this.mtimeNsec = new Uint32Array(capacity);
     this.layer = new Uint16Array(capacity);
     this.aux = new Float64Array(capacity);
     this.nlink = new Uint32Array(capacity);
@@ -68,7 +75,8 @@ export class InodeTable {
     this.uid[i] = a.uid;
     this.gid[i] = a.gid;
     this.size[i] = a.size;
-    this.mtime[i] = a.mtime;
+    this.mtimeSec[i] = a.mtimeSec;
+    this.mtimeNsec[i] = a.mtimeNsec;
     this.layer[i] = a.layer;
     this.aux[i] = a.aux;
   }
@@ -85,7 +93,8 @@ export class InodeTable {
     this.uid = grow(this.uid, (k) => new Uint32Array(k));
     this.gid = grow(this.gid, (k) => new Uint32Array(k));
     this.size = grow(this.size, (k) => new Float64Array(k));
-    this.mtime = grow(this.mtime, (k) => new Float64Array(k));
+    this.mtimeSec = grow(this.mtimeSec, (k) => new Float64Array(k));
+    this.mtimeNsec = grow(this.mtimeNsec, (k) => new Uint32Array(k));
     this.layer = grow(this.layer, (k) => new Uint16Array(k));
     this.aux = grow(this.aux, (k) => new Float64Array(k));
     this.nlink = grow(this.nlink, (k) => new Uint32Array(k));
@@ -93,7 +102,7 @@ export class InodeTable {
 
   /** Bytes held by the columns. */
   get byteLength(): number {
-    return this.mode.length * 42;
+    return this.mode.length * 46;
   }
 }
 
@@ -103,15 +112,14 @@ export class BytePool {
   bytes: Uint8Array;
   /** Bytes in use. */
   length = 0;
-  private static readonly encoder = new TextEncoder();
 
   constructor(capacity = 4096) {
     this.bytes = new Uint8Array(capacity);
   }
 
-  /** Appends a string as UTF-8; returns `[offset, byteLength]`. */
+  /** Appends a raw-name string as its bytes (see `tar/raw-name.ts`); returns `[offset, byteLength]`. */
   appendString(s: string): [number, number] {
-    return this.append(BytePool.encoder.encode(s));
+    return this.append(encodeRawName(s));
   }
 
   /** Appends bytes; returns `[offset, byteLength]`. */

@@ -1,9 +1,10 @@
 import { invalidArgument } from '../errors/image-fs-error.js';
-import type { TarEntry } from '../tar/entry.js';
+import type { SparseMap, TarEntry } from '../tar/entry.js';
+import { encodeRawName } from '../tar/raw-name.js';
 import { classifyWhiteout, splitEntryPath } from './entry-path.js';
-import { S_IFDIR, makedev, typeBits } from './file-type.js';
+import { S_IFDIR, typeBits } from './file-type.js';
 import { BytePool, InodeTable, NO_LAYER } from './inode-table.js';
-import { MergedTree, type Xattr } from './merged-tree.js';
+import { MergedTree, type ExtraTimes, type Xattr } from './merged-tree.js';
 import { MAX_KEPT_WARNINGS, type MergeWarning, type MergeWarningCode } from './warnings.js';
 
 /** A directory entry while the merge runs. Dropped (compacted into a {@link MergedTree}) at the end. */
@@ -43,6 +44,8 @@ export class MergeBuilder {
   private readonly inodes = new InodeTable();
   private readonly targets = new BytePool();
   private readonly xattrs = new Map<number, Xattr[]>();
+  private readonly times = new Map<number, ExtraTimes>();
+  private readonly sparse = new Map<number, SparseMap>();
   private readonly root: BuildNode;
   private readonly warnings: MergeWarning[] = [];
   private warningCount = 0;
@@ -152,7 +155,7 @@ export class MergeBuilder {
   }
 
   private implicitDirInode(): number {
-    return this.inodes.add({ mode: S_IFDIR | 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer: NO_LAYER, aux: 0 });
+    return this.inodes.add({ mode: S_IFDIR | 0o755, uid: 0, gid: 0, size: 0, mtimeSec: 0, mtimeNsec: 0, layer: NO_LAYER, aux: 0 });
   }
 
   private updateDir(ino: number, e: TarEntry): void {
@@ -160,7 +163,9 @@ export class MergeBuilder {
     t.mode[ino] = S_IFDIR | (e.mode & 0o7777);
     t.uid[ino] = e.uid;
     t.gid[ino] = e.gid;
-    t.mtime[ino] = e.mtime;
+    t.mtimeSec[ino] = e.mtime;
+    t.mtimeNsec[ino] = e.mtimeNsec;
+    this.setTimes(ino, e);
     this.setXattrs(ino, e);
   }
 
@@ -175,11 +180,25 @@ export class MergeBuilder {
     } else if (e.type === 'symlink') {
       [aux, size] = this.targets.appendString(e.linkTarget ?? '');
     } else if (e.type === 'char' || e.type === 'block') {
-      aux = makedev(e.devMajor ?? 0, e.devMinor ?? 0);
+      // Devices keep major and minor apart, exactly (rdev is made from them when asked).
+      size = e.devMajor ?? 0;
+      aux = e.devMinor ?? 0;
     }
-    const ino = this.inodes.add({ mode: typeBits(e.type) | (e.mode & 0o7777), uid: e.uid, gid: e.gid, size, mtime: e.mtime, layer: dataLayer, aux });
+    const ino = this.inodes.add({ mode: typeBits(e.type) | (e.mode & 0o7777), uid: e.uid, gid: e.gid, size, mtimeSec: e.mtime, mtimeNsec: e.mtimeNsec, layer: dataLayer, aux });
+    if (e.type === 'file' && e.sparse !== undefined) this.sparse.set(ino, e.sparse.slice());
+    this.setTimes(ino, e);
     this.setXattrs(ino, e);
     return ino;
+  }
+
+  /** Keeps atime and ctime where the archive has them (else both read as the mtime). */
+  private setTimes(ino: number, e: TarEntry): void {
+    if (e.atime === undefined && e.ctime === undefined) {
+      this.times.delete(ino);
+      return;
+    }
+    this.times.set(ino, [e.atime ?? e.mtime, e.atime === undefined ? e.mtimeNsec : e.atimeNsec ?? 0,
+      e.ctime ?? e.mtime, e.ctime === undefined ? e.mtimeNsec : e.ctimeNsec ?? 0]);
   }
 
   private setXattrs(ino: number, e: TarEntry): void {
@@ -202,11 +221,18 @@ export class MergeBuilder {
 
   /** Compacts the tree into a {@link MergedTree}. The builder must not be used afterwards. */
   finish(): MergedTree {
-    return compact(this.root, this.inodes, this.targets, this.xattrs, this.warnings, this.warningCount, this.layers);
+    return compact(this.root, this.inodes, this.targets, { xattrs: this.xattrs, times: this.times, sparse: this.sparse }, this.warnings, this.warningCount, this.layers);
   }
 }
 
-function compact(root: BuildNode, src: InodeTable, srcTargets: BytePool, srcXattrs: Map<number, Xattr[]>,
+/** The per-inode side tables, keyed by inode index (only inodes that have an entry). */
+interface SideTables {
+  xattrs: Map<number, Xattr[]>;
+  times: Map<number, ExtraTimes>;
+  sparse: Map<number, SparseMap>;
+}
+
+function compact(root: BuildNode, src: InodeTable, srcTargets: BytePool, side: SideTables,
   warnings: MergeWarning[], warningCount: number, layers: number): MergedTree {
   // Breadth-first with sorted children: a directory's children get consecutive node numbers.
   const order: BuildNode[] = [root];
@@ -218,7 +244,7 @@ function compact(root: BuildNode, src: InodeTable, srcTargets: BytePool, srcXatt
     const n = order[i]!;
     first.push(order.length);
     if (n.kids === null) { counts.push(0); continue; }
-    const kids = [...n.kids.values()].map((k) => ({ k, b: Buffer.from(k.name, 'utf8') }));
+    const kids = [...n.kids.values()].map((k) => ({ k, b: encodeRawName(k.name) }));
     kids.sort((a, b) => Buffer.compare(a.b, b.b));
     counts.push(kids.length);
     for (const { k, b } of kids) { order.push(k); parents.push(i); encoded.push(b); }
@@ -227,7 +253,8 @@ function compact(root: BuildNode, src: InodeTable, srcTargets: BytePool, srcXatt
   const remap = new Int32Array(src.count).fill(-1);
   const inodes = new InodeTable(n);
   const pool = new BytePool(srcTargets.length + n * 12);
-  const xattrs = new Map<number, Xattr[]>();
+  const out: SideTables = { xattrs: new Map(), times: new Map(), sparse: new Map() };
+  const dirNode = new Int32Array(n).fill(-1);
   const dentries = {
     parent: Int32Array.from(parents),
     inode: new Uint32Array(n),
@@ -241,16 +268,19 @@ function compact(root: BuildNode, src: InodeTable, srcTargets: BytePool, srcXatt
     let ino = remap[node.ino]!;
     if (ino === -1) {
       const o = node.ino;
-      ino = inodes.add({ mode: src.mode[o]!, uid: src.uid[o]!, gid: src.gid[o]!, size: src.size[o]!, mtime: src.mtime[o]!, layer: src.layer[o]!, aux: src.aux[o]! });
+      ino = inodes.add({ mode: src.mode[o]!, uid: src.uid[o]!, gid: src.gid[o]!, size: src.size[o]!, mtimeSec: src.mtimeSec[o]!, mtimeNsec: src.mtimeNsec[o]!, layer: src.layer[o]!, aux: src.aux[o]! });
       if ((src.mode[o]! & 0o170000) === 0o120000) {
         inodes.aux[ino] = pool.append(srcTargets.bytes.subarray(src.aux[o]!, src.aux[o]! + src.size[o]!))[0];
       }
-      const x = srcXattrs.get(o);
-      if (x !== undefined) xattrs.set(ino, x);
+      for (const key of ['xattrs', 'times', 'sparse'] as const) {
+        const v = side[key].get(o);
+        if (v !== undefined) (out[key] as Map<number, unknown>).set(ino, v);
+      }
       remap[o] = ino;
     }
     dentries.inode[i] = ino;
     if (node.kids !== null) {
+      dirNode[ino] = i;
       let subdirs = 0;
       for (const k of node.kids.values()) if (k.kids !== null) subdirs++;
       inodes.nlink[ino] = 2 + subdirs;
@@ -263,5 +293,5 @@ function compact(root: BuildNode, src: InodeTable, srcTargets: BytePool, srcXatt
   }
   inodes.resize(inodes.count);
   pool.trim();
-  return new MergedTree({ dentries, inodes, pool, xattrs, warnings, warningCount, layers });
+  return new MergedTree({ dentries, inodes, pool, ...out, dirNode: dirNode.slice(0, inodes.count), warnings, warningCount, layers });
 }

@@ -1,3 +1,5 @@
+import type { SparseMap } from '../tar/entry.js';
+import { decodeRawName, encodeRawName } from '../tar/raw-name.js';
 import { S_IFDIR, S_IFMT } from './file-type.js';
 import type { BytePool, InodeTable } from './inode-table.js';
 import type { MergeWarning } from './warnings.js';
@@ -5,13 +7,16 @@ import type { MergeWarning } from './warnings.js';
 /** One extended attribute: name and value. */
 export type Xattr = readonly [name: string, value: Uint8Array];
 
+/** atime and ctime of an inode whose archive gave them: `[atimeSec, atimeNsec, ctimeSec, ctimeNsec]`. */
+export type ExtraTimes = readonly [number, number, number, number];
+
 /** The directory-entry columns of a {@link MergedTree}; index = node number (root = 0). */
 export interface DentryColumns {
   /** Parent node (the root is its own parent). */
   parent: Int32Array;
   /** Inode index (into {@link MergedTree.inodes}). */
   inode: Uint32Array;
-  /** Offset of the UTF-8 name in the byte pool. */
+  /** Offset of the name's bytes in the byte pool. */
   nameStart: Uint32Array;
   /** Byte length of the name. */
   nameLen: Uint16Array;
@@ -31,6 +36,12 @@ export interface MergedTreeParts {
   pool: BytePool;
   /** Extended attributes by inode, sorted by name. */
   xattrs: Map<number, Xattr[]>;
+  /** atime and ctime by inode, where the archive had them. */
+  times: Map<number, ExtraTimes>;
+  /** Sparse maps of sparse files, by inode. */
+  sparse: Map<number, SparseMap>;
+  /** The node of each directory inode (-1 for other inodes). */
+  dirNode: Int32Array;
   /** Kept warnings. */
   warnings: MergeWarning[];
   /** All warnings, kept or not. */
@@ -39,8 +50,6 @@ export interface MergedTreeParts {
   layers: number;
 }
 
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 const EMPTY: readonly Xattr[] = [];
 
 /**
@@ -64,12 +73,18 @@ export class MergedTree {
   readonly layerCount: number;
   private readonly pool: Uint8Array;
   private readonly xattrMap: Map<number, Xattr[]>;
+  private readonly timeMap: Map<number, ExtraTimes>;
+  private readonly sparseMap: Map<number, SparseMap>;
+  private readonly dirNodes: Int32Array;
 
   constructor(parts: MergedTreeParts) {
     this.dentries = parts.dentries;
     this.inodes = parts.inodes;
     this.pool = parts.pool.bytes;
     this.xattrMap = parts.xattrs;
+    this.timeMap = parts.times;
+    this.sparseMap = parts.sparse;
+    this.dirNodes = parts.dirNode;
     this.warnings = parts.warnings;
     this.warningCount = parts.warningCount;
     this.layerCount = parts.layers;
@@ -90,10 +105,15 @@ export class MergedTree {
     return this.dentries.parent[node]!;
   }
 
-  /** The name of a node (`''` for the root). */
+  /** The name of a node (`''` for the root), as a raw-name string (see `tar/raw-name.ts`). */
   nameOf(node: number): string {
     const s = this.dentries.nameStart[node]!;
-    return decoder.decode(this.pool.subarray(s, s + this.dentries.nameLen[node]!));
+    return decodeRawName(this.pool.subarray(s, s + this.dentries.nameLen[node]!));
+  }
+
+  /** The node of a directory inode, or -1 when the inode is not a directory. */
+  dirNodeOf(ino: number): number {
+    return this.dirNodes[ino] ?? -1;
   }
 
   /** True when the node is a directory. */
@@ -110,7 +130,7 @@ export class MergedTree {
 
   /** The child of directory `dir` named `name`, or -1. */
   lookup(dir: number, name: string): number {
-    const key = encoder.encode(name);
+    const key = encodeRawName(name);
     const d = this.dentries;
     let lo = d.firstChild[dir]!;
     let hi = lo + d.childCount[dir]! - 1;
@@ -131,10 +151,20 @@ export class MergedTree {
     return '/' + names.reverse().join('/');
   }
 
-  /** A symlink inode's target. */
+  /** A symlink inode's target (raw-name string). */
   linkTarget(ino: number): string {
     const s = this.inodes.aux[ino]!;
-    return decoder.decode(this.pool.subarray(s, s + this.inodes.size[ino]!));
+    return decodeRawName(this.pool.subarray(s, s + this.inodes.size[ino]!));
+  }
+
+  /** atime and ctime of an inode, when its archive gave them. */
+  extraTimes(ino: number): ExtraTimes | undefined {
+    return this.timeMap.get(ino);
+  }
+
+  /** The sparse map of a sparse file inode. */
+  sparseOf(ino: number): SparseMap | undefined {
+    return this.sparseMap.get(ino);
   }
 
   /** The extended attributes of an inode, sorted by name. */
@@ -148,7 +178,8 @@ export class MergedTree {
     let x = 0;
     for (const list of this.xattrMap.values()) for (const [n, v] of list) x += n.length + v.byteLength;
     return d.parent.byteLength + d.inode.byteLength + d.nameStart.byteLength + d.nameLen.byteLength
-      + d.firstChild.byteLength + d.childCount.byteLength + this.inodes.byteLength + this.pool.byteLength + x;
+      + d.firstChild.byteLength + d.childCount.byteLength + this.inodes.byteLength + this.pool.byteLength + x
+      + this.dirNodes.byteLength + this.timeMap.size * 48 + [...this.sparseMap.values()].reduce((n, m) => n + m.length * 8, 0);
   }
 }
 

@@ -13,7 +13,7 @@ function layer(index: number, n: number): () => Promise<TarEntry[]> {
   return async () => {
     const out: TarEntry[] = [];
     const e = (path: string, type: TarEntry['type'], extra: Partial<TarEntry> = {}): TarEntry =>
-      ({ path, type, mode: type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 + index, size: 0, dataOffset: 0, ...extra });
+      ({ path, type, mode: type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 + index, mtimeNsec: 0, size: 0, dataOffset: 0, ...extra });
     if (index === 0) {
       const dirs = Math.max(1, Math.floor(n / 50));
       for (let d = 0; d < dirs; d++) {

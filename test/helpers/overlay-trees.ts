@@ -3,25 +3,29 @@ import { lstat, mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImageFs } from '../../src/fs/image-fs.js';
-import { major, minor, typeName } from '../../src/overlay/file-type.js';
-import { runTool, type DiskNode } from '../../src/testing/builder/index.js';
+import { typeName } from '../../src/overlay/file-type.js';
+import { decodeRawName, encodeRawName } from '../../src/tar/raw-name.js';
+import { runTool, splitDev, type DiskNode } from '../../src/testing/builder/index.js';
 
 /** The tree ImageFs.walk shows, in readDiskTree's shape (keys relative, the root left out). */
 export async function imageFsTree(fs: ImageFs): Promise<Map<string, DiskNode>> {
   const out = new Map<string, DiskNode>();
-  for await (const { path, stats } of fs.walk('/')) {
+  for await (const { path } of fs.walk('/')) {
     if (path === '/') continue;
-    const type = typeName(stats.mode);
+    const p = Buffer.from(encodeRawName(path));
+    const stats = await fs.lstat(p, { bigint: true });
+    const type = typeName(Number(stats.mode));
     const node: DiskNode = {
-      path: path.slice(1), type: type === 'hardlink' ? 'file' : type, mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid,
-      mtime: stats.mtimeMs / 1000, size: stats.size, xattrs: {}, ino: stats.ino, nlink: stats.nlink,
+      path: path.slice(1), type: type === 'hardlink' ? 'file' : type, mode: Number(stats.mode) & 0o7777, uid: Number(stats.uid), gid: Number(stats.gid),
+      mtime: Number(stats.mtimeNs) / 1e9, mtimeNs: stats.mtimeNs, size: Number(stats.size), xattrs: {}, ino: Number(stats.ino), nlink: Number(stats.nlink),
     };
-    for (const name of await fs.listxattr(path, { nofollow: true })) node.xattrs[name] = new Uint8Array(await fs.getxattr(path, name, { nofollow: true }));
-    if (type === 'file') node.sha256 = `sha256:${createHash('sha256').update(await fs.readFile(path)).digest('hex')}`;
-    if (type === 'symlink') node.linkTarget = await fs.readlink(path);
+    for (const name of await fs.listxattr(p, { nofollow: true })) node.xattrs[name] = new Uint8Array(await fs.getxattr(p, name, { nofollow: true }));
+    if (type === 'file') node.sha256 = `sha256:${createHash('sha256').update(await fs.readFile(p)).digest('hex')}`;
+    if (type === 'symlink') node.linkTarget = decodeRawName(await fs.readlink(p, 'buffer'));
     if (type === 'char' || type === 'block') {
-      node.devMajor = major(stats.rdev);
-      node.devMinor = minor(stats.rdev);
+      const { major, minor } = splitDev(stats.rdev);
+      node.devMajor = major;
+      node.devMinor = minor;
     }
     out.set(node.path, node);
   }
@@ -30,7 +34,7 @@ export async function imageFsTree(fs: ImageFs): Promise<Map<string, DiskNode>> {
 
 /** Options of {@link diffTrees}. */
 export interface DiffOptions {
-  /** Compare mtimes of non-directories (to the millisecond). */
+  /** Compare mtimes of non-directories (to the nanosecond). */
   mtime?: boolean;
   /** Compare nlink of non-directories and hardlink groups. */
   links?: boolean;
@@ -53,12 +57,11 @@ export function diffTrees(expected: Map<string, DiskNode>, actual: Map<string, D
     if (a === undefined) { diffs.push(`${p}: missing (${e.type})`); continue; }
     const fields: (keyof DiskNode)[] = ['type', 'mode', 'uid', 'gid', 'sha256', 'linkTarget', 'devMajor', 'devMinor'];
     if (e.type !== 'dir') fields.push('size');
-    if (options.mtime && e.type !== 'dir') fields.push('mtime');
+    if (options.mtime && e.type !== 'dir') fields.push('mtimeNs');
     if (options.links && e.type !== 'dir') fields.push('nlink');
     for (const f of fields) {
-      let ev = e[f];
-      let av = a[f];
-      if (f === 'mtime') { ev = Math.round((ev as number) * 1000); av = Math.round((av as number) * 1000); }
+      const ev = e[f];
+      const av = a[f];
       if (ev !== av) diffs.push(`${p}: ${f} ${String(ev)} != ${String(av)}`);
     }
     const names = new Set([...Object.keys(e.xattrs), ...Object.keys(a.xattrs)]);
