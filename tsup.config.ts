@@ -3,7 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig([
   {
     // The library: ESM first, CJS too, types for both. p-limit is ESM-only, so it is bundled.
-    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'fuse/index': 'src/fuse/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,

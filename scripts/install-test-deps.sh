@@ -3,7 +3,7 @@
 # the oracles (umoci, skopeo, kernel overlayfs via mount, attr), FUSE, compressors and debootstrap.
 # Run as root on Debian 12. Idempotent.
 set -euo pipefail
-PKGS=(docker-registry umoci skopeo busybox-static fuse3 attr jq apache2-utils zstd pigz openssl debootstrap tar gzip python3 ca-certificates)
+PKGS=(docker-registry umoci skopeo busybox-static fuse3 attr libcap2-bin jq apache2-utils zstd pigz openssl debootstrap tar gzip python3 ca-certificates)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -86,7 +86,7 @@ export function parseArgs(argv: readonly string[], commands: ReadonlyMap<string,
 
 /**
  * Checks the positional arguments against the command's `args` (a trailing `?` marks an
- * optional one).
+ * optional one; a last one ending in `...` takes any number).
  *
  * @throws UsageError naming what is missing or extra.
  */
@@ -95,7 +95,8 @@ export function checkPositionals(command: CommandSpec, positionals: readonly str
   if (positionals.length < required.length) {
     throw new UsageError(`'${command.name}' needs ${required.slice(positionals.length).join(' and ')}`, command.name);
   }
-  if (positionals.length > command.args.length) {
+  const variadic = command.args.at(-1)?.replace(/\?$/, '').endsWith('...') === true; // `ARGS...?`: any number more
+  if (!variadic && positionals.length > command.args.length) {
     throw new UsageError(`'${command.name}' takes at most ${command.args.length} argument(s); unexpected '${positionals[command.args.length]}'`, command.name);
   }
 }

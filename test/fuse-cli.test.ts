@@ -1,0 +1,165 @@
+// `imagefs mount`, `imagefs umount` and `imagefs run`, as the bundled executable in child
+// processes (the server is another process, as users run it).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, copyFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { randomBytes, runTool } from '../src/testing/builder/index.js';
+import { pushLayout, startRegistry } from '../src/testing/registry/index.js';
+import { BIG_SIZE, forceUnmount, fuseImage, fuseLayout, mountCount, mountDir, requireFuse, sh } from './fuse-fixture.js';
+import { tempDir } from './layout-fixtures.js';
+import { testHome } from './helpers/test-home.js';
+
+const root = join(__dirname, '..');
+const bundleDir = join(root, `.test-build-fuse-${process.pid}`);
+let bundle: string;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let ref: string;
+const mountpoints: string[] = [];
+const servers: ChildProcess[] = [];
+
+/** Bundles src/cli/main.ts as tsup does (see cli.test.ts), so children run the shipped shape. */
+async function buildBundle(): Promise<string> {
+  const out = join(bundleDir, 'dist', 'cli', 'main.js');
+  await runTool(join(root, 'node_modules', '.bin', 'esbuild'), [join(root, 'src/cli/main.ts'), '--bundle', '--platform=node', '--format=esm',
+    '--packages=external', '--target=node20', `--outfile=${out}`, '--banner:js=#!/usr/bin/env node', '--log-level=warning']);
+  await copyFile(join(root, 'package.json'), join(bundleDir, 'package.json'));
+  await chmod(out, 0o755);
+  return out;
+}
+
+const cli = (...argv: string[]): ReturnType<typeof sh> => sh(bundle, ['--no-cache', ...argv], { env: testHome() });
+
+/** A foreground `imagefs mount`: resolves once it printed its `mounted` line. */
+async function startServer(mountpoint: string): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
+  const child = spawn(bundle, ['--no-cache', 'mount', ref, mountpoint], { env: { ...process.env, ...testHome() } });
+  servers.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+  await new Promise<void>((ready, fail) => {
+    const timer = setInterval(() => {
+      if (out.includes('imagefs: mounted at')) { clearInterval(timer); ready(); }
+    }, 20);
+    void exited.then((code) => { clearInterval(timer); fail(new Error(`imagefs mount exited ${code}: ${out}${err}`)); });
+  });
+  return { child, stdout: () => out, exited };
+}
+
+beforeAll(async () => {
+  requireFuse();
+  tmp = await tempDir('fuse-cli');
+  [bundle, ref] = await Promise.all([buildBundle(), fuseImage().then((image) => fuseLayout(tmp.path, image))]);
+});
+
+afterEach(async () => {
+  for (const s of servers.splice(0)) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+  await forceUnmount(mountpoints);
+});
+
+afterAll(async () => {
+  await forceUnmount(mountpoints);
+  await tmp?.cleanup();
+  await rm(bundleDir, { recursive: true, force: true });
+});
+
+describe('imagefs mount / umount', () => {
+  it('serves in the foreground until SIGTERM, then unmounts and exits 0', async () => {
+    const mnt = await mountDir(tmp.path, 'fg');
+    mountpoints.push(mnt);
+    const server = await startServer(mnt);
+    expect(await mountCount(mnt)).toBe(1);
+    expect((await sh('cat', [join(mnt, 'etc/hostname')])).stdout.toString()).toBe('box\n');
+    expect((await sh('getcap', [join(mnt, 'bin/ping')])).stdout.toString()).toContain('cap_net_raw=ep');
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(await mountCount(mnt)).toBe(0);
+    expect(server.stdout()).toMatch(/^imagefs: mounted at .* \(FUSE 7\.\d+, kernel 7\.\d+, .*\)\nimagefs: unmounted .*\n$/);
+  });
+
+  it('imagefs umount ends a running mount in one line; the server exits 0', async () => {
+    const mnt = await mountDir(tmp.path, 'um');
+    mountpoints.push(mnt);
+    const server = await startServer(mnt);
+    const r = await cli('umount', mnt);
+    expect(r.stdout.toString()).toBe(`imagefs: unmounted ${mnt}\n`);
+    expect(r.code).toBe(0);
+    expect(await server.exited).toBe(0);
+    expect(await mountCount(mnt)).toBe(0);
+    const again = await cli('umount', mnt);
+    expect([again.code, again.stderr]).toEqual([1, `imagefs: FailedPrecondition: nothing is mounted at ${mnt}\n`]);
+  });
+
+  it('a killed server leaves a stale mount that imagefs umount, and a new mount, clear', async () => {
+    const mnt = await mountDir(tmp.path, 'stale');
+    mountpoints.push(mnt);
+    const first = await startServer(mnt);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await mountCount(mnt)).toBe(1);
+    expect((await sh('ls', [mnt])).stderr).toContain('Transport endpoint is not connected');
+    const r = await cli('umount', mnt);
+    expect(r.stdout.toString()).toBe(`imagefs: cleared a stale mount at ${mnt} (its server had exited)\n`);
+    expect(r.code).toBe(0);
+    expect(await mountCount(mnt)).toBe(0);
+
+    const second = await startServer(mnt);
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const third = await startServer(mnt);
+    expect(third.stdout()).toMatch(/^imagefs: cleared a stale mount at .*\nimagefs: mounted at /);
+    expect(await mountCount(mnt)).toBe(1);
+    expect((await sh('ls', [mnt])).stdout.toString()).toContain('etc');
+    third.child.kill('SIGINT');
+    expect(await third.exited).toBe(0);
+    expect(await mountCount(mnt)).toBe(0);
+  });
+
+  it('--writable is a usage error for now', async () => {
+    const r = await cli('mount', ref, tmp.path, '--writable');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^imagefs: usage: --writable .* not available yet/);
+  });
+});
+
+describe('imagefs run', () => {
+  it("runs CMD chrooted with the config's Env and WorkingDir and exits with its status", async () => {
+    const before = (await readdir(tmpdir())).filter((n) => n.startsWith('imagefs-run-'));
+    const r = await cli('run', ref, '--', '/bin/busybox', 'sh', '-c', 'echo $FOO; pwd; busybox cat /etc/hostname; exit 7');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.toString()).toBe('bar baz\n/work/dir\nbox\n');
+    expect(r.code).toBe(7);
+    expect((await readdir(tmpdir())).filter((n) => n.startsWith('imagefs-run-'))).toEqual(before);
+    const table = await sh('grep', ['-c', 'imagefs-run-', '/proc/self/mountinfo']);
+    expect(table.stdout.toString().trim()).toBe('0');
+  });
+
+  it('reports a command killed by a signal as 128 + N, and a missing one as the exec error', async () => {
+    expect((await cli('run', ref, '--', '/bin/busybox', 'sh', '-c', 'kill -TERM $$')).code).toBe(143);
+    const missing = await cli('run', ref, '--', '/nope');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/nope/);
+  });
+
+  it('serves an image straight from a registry (the real one), lazily fetched bytes included', async () => {
+    const reg = await startRegistry();
+    try {
+      await pushLayout(reg, { layoutDir: join(tmp.path, 'layout'), tag: 'fuse', repo: 'fuse/app', destTag: 'v1' });
+      const r = await cli('run', `${reg.host}/fuse/app:v1`, '--', '/bin/busybox', 'sha256sum', '/data/big.bin');
+      expect(r.stderr).toBe('');
+      expect(r.stdout.toString()).toBe(`${createHash('sha256').update(randomBytes(11, BIG_SIZE)).digest('hex')}  /data/big.bin\n`);
+      expect(r.code).toBe(0);
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  it('needs CMD', async () => {
+    const r = await cli('run', ref);
+    expect(r.code).toBe(2);
+  });
+});
