@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportTo } from '../src/fs/export.js';
 import { quoteDumpName, XattrDump } from '../src/fs/xattr-restore.js';
-import { charDevice, dir, fifo, file, hardlink, symlink } from '../src/testing/builder/index.js';
+import { charDevice, dir, fifo, file, hardlink, sparseFile, symlink } from '../src/testing/builder/index.js';
 import { fsOf } from './helpers/overlay-layers.js';
 import { tempDir } from './helpers/overlay-trees.js';
 
@@ -64,5 +64,41 @@ describe('exportTo', () => {
     dump.add('dir/f', [['user.x', new Uint8Array([0, 1, 2])]]);
     expect(dump.toString()).toBe('# file: dir/f\nuser.x=0sAAEC\n\n');
     expect(dump.count).toBe(1);
+  });
+
+  it('sets times to the nanosecond (files, symlinks, directories), keeps non-UTF-8 names and sparse holes', async () => {
+    const raw = Buffer.from([0x6e, 0xe9, 0xff]);
+    const fs = await fsOf([[
+      dir('d', { mtimeNs: 1_600_000_000_987_654_321n }), file('d/f', 'x', { mtimeNs: 1_796_602_753_443_999_999n }),
+      symlink('d/l', 'f', { mtimeNs: 1_700_000_000_000_000_001n }), file(raw, 'raw', { mtimeNs: -5_000_000_001n }),
+      sparseFile('holes', { size: 8 << 20, segments: [[4 << 20, 'mid']], format: 'pax-1.0' }),
+    ]]);
+    const out = join(tmp.dir, 'out');
+    const summary = await exportTo(fs, out);
+    expect(summary.notes).toEqual([]);
+    const ns = async (p: string | Buffer): Promise<bigint> => (await lstat(p, { bigint: true })).mtimeNs;
+    expect(await ns(join(out, 'd/f'))).toBe(1_796_602_753_443_999_999n);
+    expect(await ns(join(out, 'd/l'))).toBe(1_700_000_000_000_000_001n);
+    expect(await ns(join(out, 'd'))).toBe(1_600_000_000_987_654_321n);
+    expect(await ns(Buffer.concat([Buffer.from(out + '/'), raw]))).toBe(-5_000_000_001n);
+    const holes = await lstat(join(out, 'holes'), { bigint: true });
+    expect([holes.size, holes.blocks < 64n]).toEqual([8n << 20n, true]);
+    const bytes = await readFile(join(out, 'holes'));
+    expect([bytes.subarray(4 << 20, (4 << 20) + 3).toString(), bytes.subarray(0, 4 << 20).every((b) => b === 0)]).toEqual(['mid', true]);
+  });
+
+  it('without python3, times are set to the microsecond and the summary says so', async () => {
+    const fs = await fsOf([[file('f', 'x', { mtimeNs: 1_796_602_753_443_999_999n })]]);
+    const out = join(tmp.dir, 'out');
+    const path = process.env['PATH'];
+    process.env['PATH'] = join(tmp.dir, 'no-such-bin');
+    try {
+      const summary = await exportTo(fs, out, { xattrs: false });
+      expect(summary.notes).toEqual([expect.stringMatching(/microsecond, not the nanosecond: python3 is not installed/)]);
+    } finally {
+      process.env['PATH'] = path;
+    }
+    const us = (await lstat(join(out, 'f'), { bigint: true })).mtimeNs / 1000n;
+    expect(us >= 1_796_602_753_443_999n && us <= 1_796_602_753_444_000n).toBe(true);
   });
 });

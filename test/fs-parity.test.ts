@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageFs } from '../src/fs/image-fs.js';
 import { openImage } from '../src/open/open-image.js';
 import {
-  blockDevice, buildImage, charDevice, dir, fifo, file, hardlink, opaque, readDiskTree, runTool, symlink, whiteout, writeLayout,
+  blockDevice, buildImage, charDevice, dir, fifo, file, hardlink, opaque, readDiskTree, runTool, sparseFile, symlink, whiteout, writeLayout,
   type TarRecord,
 } from '../src/testing/builder/index.js';
 import { CALLS, parityDiffs, RECURSIVE_CALLS } from './helpers/parity.js';
@@ -45,6 +45,14 @@ function layers(): TarRecord[][] {
       symlink('chroot/abs-dir', '/usr/lib'),
       dir('var'), dir('var/cache'), file('var/cache/old', 'old'), dir('var/cache/keep'),
       file('empty', ''),
+      // nanosecond PAX times (one before 1970), names that are not UTF-8, sparse files
+      dir('ns'), dir('sparse'),
+      file('ns/precise', 'p', { mtimeNs: 1_796_602_753_443_999_999n }),
+      file('ns/pre-epoch', 'q', { mtimeNs: -1_234_567_891n }),
+      dir(Buffer.from([0x6c, 0x61, 0x74, 0x69, 0x6e, 0xe9])), file(Buffer.from([0x6c, 0x61, 0x74, 0x69, 0x6e, 0xe9, 0x2f, 0xff, 0xfe]), 'raw name'),
+      symlink(Buffer.from([0x72, 0x61, 0x77, 0x2d, 0x6c, 0x69, 0x6e, 0x6b]), Buffer.from([0x6c, 0x61, 0x74, 0x69, 0x6e, 0xe9, 0x2f, 0xff, 0xfe])),
+      sparseFile('sparse/pax10', { size: 3 << 20, segments: [[0, 'head'], [1 << 20, { seed: 9, size: 4096 }]], format: 'pax-1.0' }),
+      sparseFile('sparse/pax01', { size: 200_000, segments: [[65_536, 'middle']], format: 'pax-0.1' }),
     ],
     [
       whiteout('etc/shadow'), opaque('var/cache'), file('var/cache/new', 'new', { mtime: T + 5 }),
@@ -93,6 +101,8 @@ describe('parity: node:fs on umoci\'s rootfs and ImageFs, call for call', () => 
     expect(treePaths).not.toContain('/var/cache/old');
     expect(kinds.get('/dev/fifo')).toBe('fifo');
     expect(kinds.get('/dev/loop9')).toBe('block');
+    expect(treePaths).toContain('/latin\udce9/\udcff\udcfe');
+    expect(treePaths).toContain('/sparse/pax10');
   });
 
   it('every call gives the same value or the same error, on every path', async () => {

@@ -123,7 +123,7 @@ export async function exportTo(fs: ImageFs, dir: string, options: ExportOptions 
         const data = fs.content(ino, '/' + rel.toString(), 'read');
         for (let pos = 0; pos < data.size; pos += chunk) {
           const bytes = await data.read(pos, chunk, { signal });
-          if (!isZero(bytes)) await fh.write(bytes, 0, bytes.length, pos);
+          for (const [from, to] of nonZeroRuns(bytes)) await fh.write(bytes, from, to - from, pos + from);
         }
         // Holes (sparse files, zero runs) stay holes: the size is set, not written.
         await fh.truncate(data.size);
@@ -189,12 +189,25 @@ export async function exportTo(fs: ImageFs, dir: string, options: ExportOptions 
 const SLASH = Buffer.from('/');
 const DOT = Buffer.from('.');
 
-let zeros = Buffer.alloc(0);
+/** Zero runs of this many bytes (a page) are left as holes. */
+const HOLE = 4096;
+const ZERO_PAGE = Buffer.alloc(HOLE);
 
-/** True when every byte is 0 (a run the file can leave as a hole). */
-function isZero(bytes: Buffer): boolean {
-  if (zeros.length < bytes.length) zeros = Buffer.alloc(bytes.length);
-  return bytes.equals(zeros.subarray(0, bytes.length));
+/**
+ * The `[from, to)` runs of `bytes` to write: everything but whole zero pages, which the file
+ * leaves as holes (sparse files and zero runs stay sparse). One run for data without zero pages.
+ */
+function nonZeroRuns(bytes: Buffer): [number, number][] {
+  const runs: [number, number][] = [];
+  let start = -1;
+  for (let at = 0; at < bytes.length; at += HOLE) {
+    const end = Math.min(at + HOLE, bytes.length);
+    const zero = end - at === HOLE && bytes.subarray(at, end).equals(ZERO_PAGE);
+    if (!zero && start < 0) start = at;
+    if (zero && start >= 0) { runs.push([start, at]); start = -1; }
+  }
+  if (start >= 0) runs.push([start, bytes.length]);
+  return runs;
 }
 
 let nodeCount = 0;
