@@ -184,6 +184,18 @@ describe('imagefs commands (in process)', () => {
     expect((await cli('ls', '-l', ref, '/usrbin')).stdout.toString()).toMatch(/^lrwxrwxrwx .* \/usrbin -> bin\n$/);
   });
 
+  it('names that are not UTF-8 print as their bytes in text, as \\u escapes of their raw-name form in JSON, and stat reaches them', async () => {
+    const raw = Buffer.from([0x6e, 0xe9, 0xff]);
+    const img = await buildImage({ layers: [{ entries: [dir('d'), file(Buffer.concat([Buffer.from('d/'), raw]), 'raw', { mtimeNs: 1_700_000_000_123_456_789n })] }] });
+    const lay = await layoutWith(join(tmp.path, 'raw-lay'), [{ image: img, tag: 'raw' }]);
+    const names = await cli('ls', `oci:${lay}:raw`, '/d');
+    expect(names.stdout).toEqual(Buffer.concat([raw, Buffer.from('\n')]));
+    const json = JSON.parse((await cli('ls', '-R', '--json', `oci:${lay}:raw`, '/d')).stdout.toString()) as { path: string; mtimeNs: string }[];
+    expect(json.map((s) => [s.path, s.mtimeNs])).toEqual([['/d/n\udce9\udcff', '1700000000123456789']]);
+    const stat = JSON.parse((await cli('stat', '--json', `oci:${lay}:raw`, '/d/n\udce9\udcff')).stdout.toString()) as { size: number };
+    expect(stat.size).toBe(3);
+  });
+
   it('ls -R --json is an array of stat objects of every path under PATH', async () => {
     const r = await cli('ls', '-R', '--json', ref, '/');
     const all = JSON.parse(r.stdout.toString()) as Array<Record<string, unknown>>;

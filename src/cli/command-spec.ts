@@ -1,3 +1,4 @@
+import { encodeRawName, hasLoneSurrogate } from '../tar/raw-name.js';
 import type { Writable } from 'node:stream';
 import type { CliImage, GlobalOptions, OpenForCli } from './types.js';
 
@@ -61,7 +62,9 @@ export async function withImage<T>(ctx: CommandContext, ref: string, fn: (image:
 
 /** Writes text to a stream, waiting for it to drain when its buffer is full. */
 export async function writeOut(stream: Writable, data: string | Uint8Array): Promise<void> {
-  if (!stream.write(data)) {
+  // Names that are not UTF-8 are printed as their bytes, as ls does to a pipe (see tar/raw-name.ts).
+  const bytes = typeof data === 'string' && hasLoneSurrogate(data) ? encodeRawName(data) : data;
+  if (!stream.write(bytes)) {
     await new Promise<void>((resolve, reject) => {
       const onDrain = (): void => { stream.off('error', onError); resolve(); };
       const onError = (e: unknown): void => { stream.off('drain', onDrain); reject(e); };
