@@ -4,14 +4,12 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { dataLoss, throwIfAborted } from '../errors/image-fs-error.js';
 import { checkRange, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
 import type { EstargzChunk } from './toc-entries.js';
 
-const gunzipAsync = promisify(gunzip);
 
 /** Counters of an {@link EstargzChunkReader}. */
 export interface EstargzReaderStats {
@@ -29,8 +27,13 @@ export interface EstargzChunkReaderOptions {
   subject: string;
   /** Bytes of verified chunks kept in memory for the next reads. Default 8 MiB; 0 keeps none. */
   cacheBytes?: number;
-  /** Decompresses one chunk's compressed bytes. Default: gunzip (node:zlib), for eStargz members. */
-  inflate?: (compressed: Uint8Array) => Promise<Uint8Array>;
+  /**
+   * Decompresses one chunk's compressed bytes. Only the first `size` bytes of the output are used
+   * (the chunk): an implementation must not produce much more (a member from the registry is
+   * unverified until its output is, and may be a decompression bomb). Default: gunzip (node:zlib)
+   * stopped once `size` bytes are out, for eStargz members.
+   */
+  inflate?: (compressed: Uint8Array, size: number) => Promise<Uint8Array>;
   /** Names the format in errors. Default `eStargz`. */
   format?: string;
 }
@@ -47,7 +50,7 @@ export class EstargzChunkReader implements ReadAtSource {
   readonly stats: EstargzReaderStats = { fetches: 0, bytesFetched: 0, chunksVerified: 0 };
   private readonly cache: LRUCache<number, Uint8Array> | undefined;
   private readonly subject: string;
-  private readonly inflate: (compressed: Uint8Array) => Promise<Uint8Array>;
+  private readonly inflate: (compressed: Uint8Array, size: number) => Promise<Uint8Array>;
   private readonly format: string;
 
   /**
@@ -58,7 +61,7 @@ export class EstargzChunkReader implements ReadAtSource {
   constructor(private readonly chunks: readonly EstargzChunk[], size: number, private readonly blob: ReadAtSource, options: EstargzChunkReaderOptions) {
     this.size = size;
     this.subject = options.subject;
-    this.inflate = options.inflate ?? ((compressed) => gunzipAsync(compressed));
+    this.inflate = options.inflate ?? gunzipPrefix;
     this.format = options.format ?? 'eStargz';
     const cacheBytes = options.cacheBytes ?? 8 * 1024 * 1024;
     this.cache = cacheBytes > 0 ? new LRUCache<number, Uint8Array>({ maxSize: cacheBytes, sizeCalculation: (v) => Math.max(1, v.length) }) : undefined;
@@ -127,7 +130,7 @@ export class EstargzChunkReader implements ReadAtSource {
     const hint = 'the blob in the registry is corrupt; push the image again';
     let inflated: Uint8Array;
     try {
-      inflated = await this.inflate(compressed);
+      inflated = await this.inflate(compressed, c.size);
     } catch (cause) {
       throw dataLoss(`${this.format} ${where} does not inflate: ${(cause as Error).message}`, { subject: this.subject, cause, hint });
     }
@@ -146,4 +149,40 @@ export class EstargzChunkReader implements ReadAtSource {
     this.cache?.clear();
     await this.blob.close?.();
   }
+}
+
+/**
+ * The first `size` bytes (or fewer, when the stream ends first) of gzip members `compressed`:
+ * inflation stops once they are out, so a member that inflates to far more (a bomb, or a member
+ * that goes on with the next entries' headers) costs at most one output chunk more.
+ */
+export function gunzipPrefix(compressed: Uint8Array, size: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let settled = false;
+    const done = (): void => {
+      if (settled) return;
+      settled = true;
+      const all = Buffer.concat(chunks, n);
+      resolve(new Uint8Array(all.buffer, all.byteOffset, all.length));
+    };
+    gunzip.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      chunks.push(chunk);
+      n += chunk.length;
+      if (n >= size) {
+        done();
+        gunzip.destroy();
+      }
+    });
+    gunzip.on('end', done);
+    gunzip.on('error', (error) => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    });
+    gunzip.end(compressed);
+  });
 }

@@ -83,6 +83,13 @@ export function parseRfc3339(text: string): TarTime | undefined {
   return { sec, nsec };
 }
 
+/**
+ * Largest chunk a TOC may declare: a chunk is fetched, inflated and verified whole before any of
+ * its bytes is served, so its declared size drives an allocation. 512 MiB (writers cut files into
+ * 4 MiB chunks by default).
+ */
+export const MAX_TOC_CHUNK_SIZE = 512 * 1024 * 1024;
+
 /** A TOC `modtime`: RFC 3339 exactly; else what `Date.parse` makes of it (milliseconds); else the epoch. */
 function tocTime(modtime: string | undefined): TarTime {
   if (typeof modtime !== 'string') return { sec: 0, nsec: 0 };
@@ -100,7 +107,8 @@ function tocTime(modtime: string | undefined): TarTime {
  * @throws ImageError `InvalidArgument` for an unknown type or a bad number.
  */
 export function tocEntryToTarEntry(e: EstargzTocEntry, subject: string): TarEntry {
-  const type = TYPES[e.type];
+  if (typeof e !== 'object' || e === null || typeof e.name !== 'string') throw invalidArgument('the TOC has an entry without a name', { subject, hint: 'read the layer whole' });
+  const type = Object.hasOwn(TYPES, e.type) ? TYPES[e.type] : undefined;
   if (type === undefined) throw invalidArgument(`the eStargz TOC entry '${e.name}' has unknown type '${e.type}'`, { subject, hint: 'read the layer whole' });
   const mtime = tocTime(e.modtime);
   const entry: TarEntry = {
@@ -114,16 +122,23 @@ export function tocEntryToTarEntry(e: EstargzTocEntry, subject: string): TarEntr
     size: type === 'file' ? count(e.size, 'size', subject) : 0,
     dataOffset: 0,
   };
-  if (e.userName) entry.uname = e.userName;
-  if (e.groupName) entry.gname = e.groupName;
-  if (e.linkName !== undefined && (type === 'symlink' || type === 'hardlink')) entry.linkTarget = type === 'hardlink' ? normalizeTarPath(e.linkName) : e.linkName;
+  if (typeof e.userName === 'string' && e.userName !== '') entry.uname = e.userName;
+  if (typeof e.groupName === 'string' && e.groupName !== '') entry.gname = e.groupName;
+  if (type === 'symlink' || type === 'hardlink') {
+    if (typeof e.linkName !== 'string') throw invalidArgument(`the TOC entry '${e.name}' (${e.type}) has no string linkName`, { subject, hint: 'read the layer whole' });
+    entry.linkTarget = type === 'hardlink' ? normalizeTarPath(e.linkName) : e.linkName;
+  }
   if (type === 'char' || type === 'block') {
     entry.devMajor = count(e.devMajor, 'devMajor', subject);
     entry.devMinor = count(e.devMinor, 'devMinor', subject);
   }
-  if (e.xattrs !== undefined && Object.keys(e.xattrs).length > 0) {
-    entry.xattrs = {};
-    for (const [k, v] of Object.entries(e.xattrs)) entry.xattrs[k] = new Uint8Array(Buffer.from(v, 'base64'));
+  if (e.xattrs !== undefined && e.xattrs !== null) {
+    if (typeof e.xattrs !== 'object' || Array.isArray(e.xattrs)) throw invalidArgument(`the TOC entry '${e.name}' has xattrs that are not an object`, { subject, hint: 'read the layer whole' });
+    for (const [k, v] of Object.entries(e.xattrs)) {
+      if (typeof v !== 'string') throw invalidArgument(`the TOC entry '${e.name}' has xattr '${k}' whose value is not base64 text`, { subject, hint: 'read the layer whole' });
+      entry.xattrs ??= {};
+      entry.xattrs[k] = new Uint8Array(Buffer.from(v, 'base64'));
+    }
   }
   return entry;
 }
@@ -145,6 +160,8 @@ export function tocToLayout(toc: EstargzToc, tocOffset: number, options: { subje
   const bad = (message: string): never => {
     throw invalidArgument(`the eStargz TOC ${message}`, { subject, hint: 'read the layer whole (mode: full)' });
   };
+  if (typeof toc !== 'object' || toc === null || !Array.isArray(toc.entries)) bad('has no list of entries');
+  for (const e of toc.entries) if (typeof e !== 'object' || e === null || typeof e.name !== 'string') bad('has an entry without a name');
   // Member starts: every chunk offset, and the TOC's; a member ends at the next start.
   const starts = new Set<number>([tocOffset]);
   for (const e of toc.entries) if ((e.type === 'reg' && (e.size ?? 0) > 0) || e.type === 'chunk') starts.add(count(e.offset, 'offset', subject));
@@ -179,10 +196,12 @@ export function tocToLayout(toc: EstargzToc, tocOffset: number, options: { subje
       if (chunkOffset !== covered || size <= 0) bad(`chunks of '${entry.path}' do not cover it in order (chunk at ${chunkOffset}, expected ${covered})`);
       if (typeof p.chunkDigest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(p.chunkDigest)) bad(`chunk at ${chunkOffset} of '${entry.path}' has no sha256 chunkDigest, so its bytes cannot be verified`);
       if (start >= tocOffset) bad(`chunk at ${chunkOffset} of '${entry.path}' lies at ${start}, past the TOC at ${tocOffset}`);
+      if (size > MAX_TOC_CHUNK_SIZE) bad(`chunk at ${chunkOffset} of '${entry.path}' is ${size} bytes, over the ${MAX_TOC_CHUNK_SIZE} a chunk may hold (it is inflated in memory to be verified)`);
       chunks.push({ virtualOffset: virtual + chunkOffset, size, memberStart: start, memberEnd: nextStart(start), digest: p.chunkDigest! });
       covered += size;
     });
     if (covered !== entry.size) bad(`chunks of '${entry.path}' cover ${covered} of its ${entry.size} bytes`);
+    if (!Number.isSafeInteger(virtual + entry.size)) bad(`files add up to more than ${Number.MAX_SAFE_INTEGER} bytes`);
     virtual += entry.size;
   };
 

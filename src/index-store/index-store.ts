@@ -3,13 +3,20 @@
  * @module
  */
 import { ImageError, ImageFsError } from '../errors/image-fs-error.js';
-import type { Descriptor } from '../image/types.js';
+import type { Descriptor, ImageManifest, ResolvedImage } from '../image/types.js';
 import type { LayerIndex } from '../layer-index/layer-index.js';
+import { checkIndexBounds } from '../layer-index/bounds.js';
 import { isUnsupportedIndexVersion } from '../layer-index/format.js';
 import { openLayerIndex } from '../layer/indexed-layer.js';
+import { parseReference } from '../registry/reference.js';
 import type { ReadOptions } from '../source/read-at.js';
+import { parseIndexManifest } from './artifact-manifest.js';
 import type { LocalIndexCache } from './local-index-cache.js';
 import { findRegistryIndexes, pushRegistryIndexes, type IndexRegistry, type PushIndexesOptions, type RegistryIndexes } from './registry-indexes.js';
+import { pinnedIndexOf, referenceNamesDigest, type IndexBinding, type RegistryIndexTrust } from './trust.js';
+
+/** What {@link IndexStore.find} needs to know of the image: its digest, and for trust its reference and manifest. */
+export type IndexedImage = Pick<ResolvedImage, 'digest' | 'reference'> & { manifest?: Pick<ImageManifest, 'annotations'> };
 
 /** Options of {@link IndexStore}. */
 export interface IndexStoreOptions {
@@ -23,7 +30,26 @@ export interface IndexStoreOptions {
   onDroppedEntry?: (layerDigest: string, error: unknown) => void;
   /** Called when a registry index is in a format version this imagefs does not read; it is then ignored. */
   onOutdatedIndex?: (layerDigest: string, error: unknown) => void;
+  /**
+   * Called when a registry index exists but is not bound to the image by anything the caller
+   * trusts (see {@link RegistryIndexTrust} and SECURITY.md); it is then ignored, never read, and the
+   * layer is served as without an index. `why` says why and what to do.
+   */
+  onIgnoredIndex?: (layerDigest: string, why: string) => void;
+  /** Which registry indexes may be used. Default `reference`: see {@link RegistryIndexTrust}. */
+  registryTrust?: RegistryIndexTrust;
+  /**
+   * Largest index blob read from the registry, in bytes (checked against its descriptor before
+   * anything is fetched or allocated). Default {@link DEFAULT_MAX_INDEX_BYTES}.
+   */
+  maxIndexBytes?: number;
 }
+
+/**
+ * Default largest layer index read from a registry: 256 MiB (an index is ~0.3-0.8% of its layer
+ * at the default span, so this covers layers of tens of GB).
+ */
+export const DEFAULT_MAX_INDEX_BYTES = 256 << 20;
 
 /** A layer index found by {@link IndexStore.find}: verified and bound to its layer. */
 export interface FoundIndex {
@@ -33,6 +59,8 @@ export interface FoundIndex {
   index: LayerIndex;
   /** Where it came from. */
   from: 'cache' | 'registry';
+  /** What binds it to the image (see SECURITY.md). */
+  binding: IndexBinding;
 }
 
 /**
@@ -53,8 +81,27 @@ export interface FoundIndex {
 export class IndexStore {
   private readonly lookups = new Map<string, Promise<RegistryIndexes>>();
 
+  private readonly pins = new Map<string, Promise<Map<string, Descriptor>>>();
+
   /** @param options - see {@link IndexStoreOptions}. */
   constructor(private readonly options: IndexStoreOptions = {}) {}
+
+  /** The index descriptors (by layer digest) of the artifact pinned by `pin`, fetched by digest once. */
+  private pinnedLayers(pin: Descriptor, options: ReadOptions): Promise<Map<string, Descriptor>> {
+    const registry = this.options.registry;
+    if (registry === undefined) return Promise.resolve(new Map());
+    let lookup = this.pins.get(pin.digest);
+    if (lookup === undefined) {
+      lookup = registry.fetchManifest({ expected: pin, ...(options.signal === undefined ? {} : { signal: options.signal }) }).then((fetched) => {
+        const manifest = fetched.parsed as ImageManifest;
+        // The pin names this artifact by digest: its subject (the image before pinning) binds nothing more.
+        return parseIndexManifest(manifest, String(manifest.subject?.digest));
+      });
+      lookup.catch(() => this.pins.delete(pin.digest));
+      this.pins.set(pin.digest, lookup);
+    }
+    return lookup;
+  }
 
   /** The imagefs and SOCI indexes among the referrers of `imageDigest` (listed once, then remembered). */
   registryIndexes(imageDigest: string, options: ReadOptions = {}): Promise<RegistryIndexes> {
@@ -73,34 +120,67 @@ export class IndexStore {
   }
 
   /**
-   * The index of `layer` of the image `imageDigest`, or undefined when there is none: the local
-   * cache first (a bad entry is dropped and reported), then the registry (the blob verified against
-   * its descriptor, then copied into the cache).
+   * The index of `layer` of `image`, or undefined when there is none that may be used: the local
+   * cache first (a bad entry is dropped and reported), then the registry, where only an index bound
+   * to the image is used (SECURITY.md): pinned by the image manifest
+   * (`imagefs index --push --pin`), or, under the default `registryTrust: 'reference'`, listed among
+   * the referrers of an image named by tag. An unbound index is never read: `onIgnoredIndex` says
+   * why. Registry finds are copied into the cache (a tag-trusted one under its repository only).
+   *
+   * `image` may be a bare digest (then the registry source's `reference` decides, and no pin can be seen).
    *
    * A registry index in a format version this imagefs does not read is ignored (`onOutdatedIndex`).
    *
    * @throws ImageError `DataLoss` for a registry index whose bytes fail their digest;
    *   `InvalidArgument` for one bound to another layer; registry errors.
    */
-  async find(imageDigest: string, layer: Descriptor, options: ReadOptions = {}): Promise<FoundIndex | undefined> {
+  async find(image: string | IndexedImage, layer: Descriptor, options: ReadOptions = {}): Promise<FoundIndex | undefined> {
     const { cache, registry } = this.options;
+    const imageDigest = typeof image === 'string' ? image : image.digest;
+    const reference = typeof image === 'string' ? registry?.reference : image.reference;
+    const pin = typeof image === 'string' || image.manifest === undefined ? {} : pinnedIndexOf(image.manifest);
+    const tagTrusted = (this.options.registryTrust ?? 'reference') === 'reference' && reference !== undefined && !referenceNamesDigest(reference);
+    const repository = tagTrusted ? repositoryOf(reference) : undefined;
     if (cache !== undefined) {
-      const bytes = await cache.get(layer.digest, options);
-      if (bytes !== undefined) {
+      for (const scope of repository === undefined ? [undefined] : [undefined, repository]) {
+        const scoped = scope === undefined ? options : { ...options, repository: scope };
+        const bytes = await cache.get(layer.digest, scoped);
+        if (bytes === undefined) continue;
         try {
-          return { bytes, index: openLayerIndex(layer, bytes), from: 'cache' };
+          const index = openLayerIndex(layer, bytes);
+          checkIndexBounds(index);
+          return { bytes, index, from: 'cache', binding: scope === undefined ? 'local' : 'repository' };
         } catch (error) {
           if (!ImageFsError.is(error)) throw error;
           this.options.onDroppedEntry?.(layer.digest, error);
-          await cache.delete(layer.digest);
+          await cache.delete(layer.digest, scoped);
         }
       }
     }
     if (registry === undefined) return undefined;
-    const found = await this.registryIndexes(imageDigest, options);
-    const descriptor = found.layers.get(layer.digest);
-    if (descriptor === undefined) return undefined;
-    const bytes = await registry.readBlobVerified(descriptor, options);
+    let descriptor: Descriptor | undefined;
+    let binding: IndexBinding;
+    if (pin.descriptor !== undefined) {
+      descriptor = (await this.pinnedLayers(pin.descriptor, options)).get(layer.digest);
+      binding = 'pinned';
+      if (descriptor === undefined) return undefined;
+    } else {
+      const found = await this.registryIndexes(imageDigest, options);
+      descriptor = found.layers.get(layer.digest);
+      if (descriptor === undefined) return undefined;
+      if (!tagTrusted) {
+        this.options.onIgnoredIndex?.(layer.digest, unboundWhy(found.artifact?.digest, reference, pin.problem, this.options.registryTrust));
+        return undefined;
+      }
+      binding = 'repository';
+    }
+    const maxBytes = this.options.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;
+    if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0 || descriptor.size > maxBytes) {
+      throw new ImageError('InvalidArgument', `the layer index ${descriptor.digest} of ${layer.digest} declares ${descriptor.size} bytes, over the ${maxBytes} an index may hold (maxIndexBytes)`, {
+        subject: layer.digest, hint: 'rebuild and push the index (imagefs index --push), or raise maxIndexBytes if it is genuine',
+      });
+    }
+    const bytes = await registry.readBlobVerified(descriptor, { ...options, maxBytes });
     let index: LayerIndex;
     try {
       index = openLayerIndex(layer, bytes, descriptor.digest);
@@ -110,12 +190,13 @@ export class IndexStore {
       this.options.onOutdatedIndex?.(layer.digest, error);
       return undefined;
     }
-    await this.save(layer, bytes, options);
-    return { bytes, index, from: 'registry' };
+    checkIndexBounds(index); // DataLoss: entries or spans outside the layer
+    await this.save(layer, bytes, binding === 'repository' && repository !== undefined ? { ...options, repository } : options);
+    return { bytes, index, from: 'registry', binding };
   }
 
   /** Keeps `bytes` as the index of `layer` in the local cache (no-op without one). Best effort: a full or closed cache is ignored. */
-  async save(layer: Descriptor, bytes: Uint8Array, options: ReadOptions = {}): Promise<void> {
+  async save(layer: Descriptor, bytes: Uint8Array, options: ReadOptions & { repository?: string } = {}): Promise<void> {
     try {
       await this.options.cache?.put(layer.digest, bytes, options);
     } catch (error) {
@@ -139,4 +220,28 @@ export class IndexStore {
     this.lookups.delete(image.digest);
     return artifact;
   }
+}
+
+/** `HOST/REPOSITORY` of a registry reference (the scope of tag-trusted indexes), or undefined. */
+function repositoryOf(reference: string | undefined): string | undefined {
+  if (reference === undefined) return undefined;
+  try {
+    const parsed = parseReference(reference);
+    return `${parsed.registry}/${parsed.repository}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `index-ignored` reason for an unbound registry index. */
+function unboundWhy(artifact: string | undefined, reference: string | undefined, pinProblem: string | undefined, trust: RegistryIndexTrust | undefined): string {
+  const what = `the index ${artifact ?? ''} among the image's referrers is not bound to the image`.replace('  ', ' ');
+  const because = pinProblem !== undefined
+    ? `the image manifest's pin is malformed (${pinProblem})`
+    : trust === 'pinned'
+      ? "registryTrust 'pinned' accepts only indexes pinned by the image manifest"
+      : reference === undefined
+        ? 'the reference the image was named by is unknown'
+        : `${reference} names the image by digest, and anyone with push rights to the repository can add referrers`;
+  return `${what}: ${because}; it was not read. Run \`imagefs index --push --pin REF\` and open the digest it prints, or open with indexing: 'on-the-fly'`;
 }

@@ -5,6 +5,8 @@
  */
 export * from './media-types.js';
 export { indexManifestBytes, parseIndexManifest, type StoredLayerIndex } from './artifact-manifest.js';
-export { BlobCacheIndexCache, layerIndexCacheKey, MemoryIndexCache, type LocalIndexCache } from './local-index-cache.js';
+export { BlobCacheIndexCache, layerIndexCacheKey, MemoryIndexCache, type LocalIndexCache, type LocalIndexOptions } from './local-index-cache.js';
 export { findRegistryIndexes, pushRegistryIndexes, type IndexRegistry, type PushIndexesOptions, type RegistryIndexes } from './registry-indexes.js';
-export { IndexStore, type FoundIndex, type IndexStoreOptions } from './index-store.js';
+export { DEFAULT_MAX_INDEX_BYTES, IndexStore, type FoundIndex, type IndexedImage, type IndexStoreOptions } from './index-store.js';
+export * from './trust.js';
+export { pinIndexes, pinnedManifestBytes } from './pin.js';

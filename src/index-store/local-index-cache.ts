@@ -6,17 +6,30 @@ import type { BlobCache } from '../cache/types.js';
 import type { ReadOptions } from '../source/read-at.js';
 
 /**
+ * Options of {@link LocalIndexCache} calls. An index trusted only because a repository's tag named
+ * its image (see SECURITY.md) is kept apart, under that repository: it must never serve an image
+ * named by digest, nor another repository.
+ */
+export interface LocalIndexOptions extends ReadOptions {
+  /**
+   * `HOST/REPOSITORY` when the entry is trusted for that repository only; absent for entries built
+   * on this machine or pinned by an image manifest (trusted everywhere).
+   */
+  repository?: string;
+}
+
+/**
  * A local store of encoded layer indexes, keyed by the digest of the layer they index. Entries
  * are never trusted: readers open them with the layer binding and the sha256 trailer checked, and
  * drop those that fail.
  */
 export interface LocalIndexCache {
   /** The index of `layerDigest`, or undefined. */
-  get(layerDigest: string, options?: ReadOptions): Promise<Uint8Array | undefined>;
+  get(layerDigest: string, options?: LocalIndexOptions): Promise<Uint8Array | undefined>;
   /** Stores the index of `layerDigest` (a later put of the same layer may be ignored). */
-  put(layerDigest: string, bytes: Uint8Array, options?: ReadOptions): Promise<void>;
+  put(layerDigest: string, bytes: Uint8Array, options?: LocalIndexOptions): Promise<void>;
   /** Forgets the index of `layerDigest` (used when an entry proves corrupt). */
-  delete(layerDigest: string): Promise<void>;
+  delete(layerDigest: string, options?: LocalIndexOptions): Promise<void>;
 }
 
 /**
@@ -35,25 +48,38 @@ export class MemoryIndexCache implements LocalIndexCache {
     return this.map.size;
   }
 
-  /** The index of `layerDigest`, or undefined. */
-  async get(layerDigest: string): Promise<Uint8Array | undefined> {
-    return this.map.get(layerDigest);
+  /** The index of `layerDigest` (in `options.repository`'s scope when given), or undefined. */
+  async get(layerDigest: string, options?: LocalIndexOptions): Promise<Uint8Array | undefined> {
+    return this.map.get(scopedKey(layerDigest, options));
   }
 
-  /** Keeps `bytes` as the index of `layerDigest`. */
-  async put(layerDigest: string, bytes: Uint8Array): Promise<void> {
-    this.map.set(layerDigest, bytes);
+  /** Keeps `bytes` as the index of `layerDigest` (in `options.repository`'s scope when given). */
+  async put(layerDigest: string, bytes: Uint8Array, options?: LocalIndexOptions): Promise<void> {
+    this.map.set(scopedKey(layerDigest, options), bytes);
   }
 
-  /** Forgets the index of `layerDigest`. */
-  async delete(layerDigest: string): Promise<void> {
-    this.map.delete(layerDigest);
+  /** Forgets the index of `layerDigest` (in `options.repository`'s scope when given). */
+  async delete(layerDigest: string, options?: LocalIndexOptions): Promise<void> {
+    this.map.delete(scopedKey(layerDigest, options));
   }
 }
 
-/** The cache key of the index of `layerDigest` in a {@link BlobCache}: `layer-index/<digest>`. */
-export function layerIndexCacheKey(layerDigest: string): string {
-  return `layer-index/${layerDigest}`;
+/** Map key of a {@link MemoryIndexCache} entry. */
+function scopedKey(layerDigest: string, options?: LocalIndexOptions): string {
+  return options?.repository === undefined ? layerDigest : `${options.repository}\0${layerDigest}`;
+}
+
+/**
+ * The cache key of the index of `layerDigest` in a {@link BlobCache}: `layer-index/<digest>`, or
+ * `layer-index-repository/<HOST>/<REPOSITORY>/<digest>` for an entry trusted for one repository only.
+ *
+ * @example
+ * ```ts
+ * layerIndexCacheKey('sha256:' + 'a'.repeat(64)); // 'layer-index/sha256:aaa...'
+ * ```
+ */
+export function layerIndexCacheKey(layerDigest: string, repository?: string): string {
+  return repository === undefined ? `layer-index/${layerDigest}` : `layer-index-repository/${repository}/${layerDigest}`;
 }
 
 /**
@@ -70,19 +96,20 @@ export class BlobCacheIndexCache implements LocalIndexCache {
   constructor(private readonly cache: BlobCache) {}
 
   /** The entry `layer-index/<layerDigest>`, read whole, or undefined. */
-  async get(layerDigest: string, options?: ReadOptions): Promise<Uint8Array | undefined> {
-    const source = await this.cache.get(layerIndexCacheKey(layerDigest), options);
+  async get(layerDigest: string, options?: LocalIndexOptions): Promise<Uint8Array | undefined> {
+    const { repository, ...read } = options ?? {};
+    const source = await this.cache.get(layerIndexCacheKey(layerDigest, repository), read);
     if (source === undefined) return undefined;
     try {
-      return await source.readAt(0, source.size, options);
+      return await source.readAt(0, source.size, read);
     } finally {
       await source.close?.();
     }
   }
 
   /** Writes and commits the entry `layer-index/<layerDigest>` (size-checked). */
-  async put(layerDigest: string, bytes: Uint8Array): Promise<void> {
-    const writer = await this.cache.create(layerIndexCacheKey(layerDigest), { expectedSize: bytes.length });
+  async put(layerDigest: string, bytes: Uint8Array, options?: LocalIndexOptions): Promise<void> {
+    const writer = await this.cache.create(layerIndexCacheKey(layerDigest, options?.repository), { expectedSize: bytes.length });
     try {
       await writer.write(bytes);
       await writer.commit();
@@ -93,7 +120,7 @@ export class BlobCacheIndexCache implements LocalIndexCache {
   }
 
   /** Deletes the entry `layer-index/<layerDigest>`. */
-  async delete(layerDigest: string): Promise<void> {
-    await this.cache.delete(layerIndexCacheKey(layerDigest));
+  async delete(layerDigest: string, options?: LocalIndexOptions): Promise<void> {
+    await this.cache.delete(layerIndexCacheKey(layerDigest, options?.repository));
   }
 }

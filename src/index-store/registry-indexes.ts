@@ -14,12 +14,14 @@ import { EMPTY_JSON, IMAGEFS_INDEX_ARTIFACT_TYPE, LAYER_INDEX_MEDIA_TYPE, SOCI_I
 
 /** What the index store needs of a registry; `RegistrySource` offers all of it. */
 export interface IndexRegistry {
+  /** The reference the registry source was opened with (decides trust: see `RegistryIndexTrust`). */
+  readonly reference?: string;
   /** Manifests whose subject is `subjectDigest` (referrers API, else the `sha256-<hex>` tag). */
   getReferrers(subjectDigest: string, options?: ReferrersOptions): Promise<Descriptor[]>;
   /** The manifest `options.expected` names, verified against it. */
   fetchManifest(options: { expected?: Descriptor; signal?: AbortSignal }): Promise<FetchedManifest>;
-  /** A whole blob, returned only when its digest matches. */
-  readBlobVerified(descriptor: Descriptor, options?: ReadOptions): Promise<Uint8Array>;
+  /** A whole blob, returned only when its digest matches; `maxBytes` bounds the descriptor's size before anything is allocated. */
+  readBlobVerified(descriptor: Descriptor, options?: ReadOptions & { maxBytes?: number }): Promise<Uint8Array>;
   /** Uploads a blob (skipped when present). */
   putBlob(bytes: Uint8Array, options?: PutBlobOptions): Promise<Descriptor>;
   /** Pushes a manifest under a tag or by digest. */

@@ -28,3 +28,10 @@ export const MAX_WINDOW_SIZE = 32 * 1024;
 
 /** Length of each span digest (sha256), in bytes. */
 export const SPAN_DIGEST_SIZE = 32;
+
+/**
+ * Largest span (uncompressed bytes between two checkpoints, or from the last one to the end) an
+ * index may describe: 1 GiB. A span is decoded whole when it is cached, so its length drives an
+ * allocation; `imagefs index --span` defaults to 4 MiB.
+ */
+export const MAX_SPAN_BYTES = 1024 * 1024 * 1024;

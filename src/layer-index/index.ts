@@ -8,3 +8,4 @@ export * from './types.js';
 export { encodeIndex, type EncodeIndexOptions } from './encode.js';
 export { openIndex, LayerIndex, type OpenIndexOptions } from './layer-index.js';
 export { INDEX_MAGIC, INDEX_VERSION } from './format.js';
+export { checkIndexBounds } from './bounds.js';

@@ -4,7 +4,7 @@ import type { TarEntry } from '../tar/entry.js';
 import { normalizeTarPath } from '../tar/path.js';
 import { decodeRawName, encodeRawName, hasLoneSurrogate } from '../tar/raw-name.js';
 import { ByteReader } from './bytes.js';
-import { SPAN_DIGEST_SIZE, type Checkpoint } from './checkpoint.js';
+import { MAX_WINDOW_SIZE, SPAN_DIGEST_SIZE, type Checkpoint } from './checkpoint.js';
 import { decodeBlock } from './entry-codec.js';
 import { readHeader, Section, type IndexHeader } from './format.js';
 import { HashTable, pathHash, readDirRecord, type DirRecord } from './path-table.js';
@@ -87,6 +87,7 @@ export class LayerIndex {
       this.checkpointList.push(cp);
       if (flags & 16) {
         const ref = { offset: windowAt, rawLength: cps.varint(), packedLength: cps.varint() };
+        if (ref.rawLength > MAX_WINDOW_SIZE) throw dataLoss(`the index is corrupt: the window of checkpoint ${i} declares ${ref.rawLength} bytes, over the ${MAX_WINDOW_SIZE} a deflate window can hold`);
         windowAt += ref.packedLength;
         this.windowRefs.push(ref);
       } else {
@@ -136,6 +137,12 @@ export class LayerIndex {
     return this.block(Math.floor(i / this.header.blockSize))[i % this.header.blockSize]!;
   }
 
+  /** Entry `i` named by one of the index's own tables: out of range is a corrupt index (`DataLoss`), not a caller's mistake. */
+  private tableEntry(i: number): TarEntry {
+    if (!Number.isInteger(i) || i < 0 || i >= this.entryCount) throw dataLoss(`the index is corrupt: its tables name entry ${i}, but it has ${this.entryCount}`);
+    return this.entryAt(i);
+  }
+
   /** Every entry in stream order, decoded block by block. */
   *[Symbol.iterator](): Iterator<TarEntry> {
     const size = this.header.blockSize;
@@ -153,7 +160,7 @@ export class LayerIndex {
    */
   indexOf(path: string): number {
     const p = pathKey(path);
-    for (const i of this.paths.find(pathHash(p))) if (this.entryAt(i).path === p) return i;
+    for (const i of this.paths.find(pathHash(p))) if (this.tableEntry(i).path === p) return i;
     return -1;
   }
 
@@ -167,7 +174,7 @@ export class LayerIndex {
     const p = pathKey(path);
     for (const offset of this.dirs.find(pathHash(p))) {
       const record = readDirRecord(this.reader(Section.DirRecords, offset));
-      const recordPath = record.entry >= 0 ? this.entryAt(record.entry).path : record.path;
+      const recordPath = record.entry >= 0 ? this.tableEntry(record.entry).path : record.path;
       if (recordPath === p) return record;
     }
     return undefined;
@@ -183,7 +190,7 @@ export class LayerIndex {
 
   /** The entries directly under `dir` (stream order), or undefined when nothing lies under it. */
   children(dir: string): TarEntry[] | undefined {
-    return this.childIndices(dir)?.map((i) => this.entryAt(i));
+    return this.childIndices(dir)?.map((i) => this.tableEntry(i));
   }
 
   /**
@@ -194,7 +201,7 @@ export class LayerIndex {
     const record = this.dirRecord(dir);
     if (!record) return undefined;
     const names = record.children.map((i) => {
-      const p = this.entryAt(i).path;
+      const p = this.tableEntry(i).path;
       return p.slice(p.lastIndexOf('/') + 1);
     });
     return [...names, ...record.implicit].sort();
@@ -225,7 +232,9 @@ export class LayerIndex {
     if (ref.rawLength === 0) return new Uint8Array(0);
     let raw: Uint8Array;
     try {
-      raw = inflateRawSync(this.bytes.subarray(ref.offset, ref.offset + ref.packedLength));
+      // Bounded by the declared size (itself at most 32 KiB): a window that inflates to more is corrupt,
+      // and must not allocate what a forged deflate stream asks for.
+      raw = inflateRawSync(this.bytes.subarray(ref.offset, ref.offset + ref.packedLength), { maxOutputLength: ref.rawLength + 1 });
     } catch (cause) {
       throw dataLoss(`the index is corrupt: the window of checkpoint ${i} does not inflate`, { cause });
     }

@@ -88,16 +88,38 @@ export function identifyManifest(bytes: Uint8Array, contentType: string | undefi
   if (doc.schemaVersion !== 2) throw invalidError(`the manifest has schemaVersion ${String(doc.schemaVersion)}; imagefs reads schema 2 and OCI manifests`, url);
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw invalidError('the image index has no "manifests" list', url);
+    doc.manifests.forEach((d, i) => {
+      checkDescriptor(d, `manifests[${i}] of the image index`, url);
+      const platform = (d as { platform?: unknown }).platform;
+      const p = platform as { os?: unknown; architecture?: unknown } | null;
+      if (platform !== undefined && (typeof p !== 'object' || p === null || typeof p.os !== 'string' || typeof p.architecture !== 'string')) {
+        throw invalidError(`manifests[${i}] of the image index has a platform without a string os and architecture`, url);
+      }
+    });
     return { kind: 'index', mediaType: mediaType!, parsed: doc as unknown as ImageIndex };
   }
   if (isManifestMediaType(mediaType)) {
     if (!Array.isArray(doc.layers) || typeof doc.config !== 'object' || doc.config === null) {
       throw invalidError('the image manifest lacks "config" or "layers"', url);
     }
+    checkDescriptor(doc.config, 'the config of the image manifest', url);
+    doc.layers.forEach((d, i) => checkDescriptor(d, `layers[${i}] of the image manifest`, url));
     return { kind: 'manifest', mediaType: mediaType!, parsed: doc as unknown as ImageManifest };
   }
   throw invalidError(`the manifest media type '${String(mediaType)}' is not an image manifest or index imagefs supports`, url,
     'imagefs reads OCI image manifests/indexes and Docker schema 2 manifests/lists');
+}
+
+/**
+ * Throws `InvalidArgument` unless `d` has the shape of a descriptor: an object with a string
+ * `mediaType` and `digest` and a whole, non-negative `size` (what later code reads without checking).
+ */
+function checkDescriptor(d: unknown, where: string, url: string): void {
+  const o = d as { mediaType?: unknown; digest?: unknown; size?: unknown } | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw invalidError(`${where} is not a descriptor object`, url);
+  if (typeof o.digest !== 'string' || typeof o.mediaType !== 'string' || typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) {
+    throw invalidError(`${where} is not a descriptor (it needs a string mediaType and digest and a whole size)`, url);
+  }
 }
 
 /**

@@ -12,3 +12,4 @@ export * from './parser.js';
 export * from './raw-name.js';
 export * from './sparse.js';
 export * from './time.js';
+export * from './limits.js';

@@ -1,9 +1,10 @@
 import { dataLoss, invalidArgument } from '../errors/image-fs-error.js';
 import type { EntryType, TarEntry } from './entry.js';
 import { BLOCK_SIZE, decodeHeader, isZeroBlock, padding, type RawHeader } from './header.js';
+import { resolveTarLimits, tarLimitError, type TarLimits, type TarUsage } from './limits.js';
 import { parsePax, paxOverrides, type PaxOverrides, type PaxRecords } from './pax.js';
 import { normalizeTarPath } from './path.js';
-import { decodeRawName } from './raw-name.js';
+import { decodeRawName, encodeRawName } from './raw-name.js';
 import {
   compactSparseMap,
   parseSparseMap0x,
@@ -32,6 +33,10 @@ export interface TarParserOptions {
    * and its offset; `'skip'` drops the entry (its data is skipped) and carries on.
    */
   unknownTypes?: 'error' | 'skip';
+  /** Bounds on metadata (see {@link TarLimits}); unset ones take {@link DEFAULT_TAR_LIMITS}' values. */
+  limits?: Partial<TarLimits>;
+  /** Counts shared with the parsers of an image's other layers (entries, xattrs), for image-wide limits. */
+  usage?: TarUsage;
   /**
    * Receives the stored data of each entry as it streams past, in order, without copying.
    * `position` is the offset of `chunk` within the entry's stored data (for a sparse file: within
@@ -122,12 +127,20 @@ export class TarStreamParser {
   private zeroBlockAt = -1;
   private count = 0;
   private readonly maxMetaSize: number;
+  private readonly limits: TarLimits;
+  /** Metadata headers since the last entry, their payload bytes; payload bytes and `g` headers of the stream; xattrs of the stream. */
+  private metaInRow = 0;
+  private metaBytesEntry = 0;
+  private metaBytesStream = 0;
+  private globals = 0;
+  private xattrs = 0;
 
   constructor(
     private readonly onEntry: (entry: TarEntry) => void,
     private readonly options: TarParserOptions = {},
   ) {
     this.maxMetaSize = options.maxMetaSize ?? 1024 * 1024;
+    this.limits = resolveTarLimits(options.limits);
   }
 
   /** Bytes consumed so far (the stream offset of the next byte). */
@@ -274,6 +287,7 @@ export class TarStreamParser {
           { subject, hint: 'Raise maxMetaSize if this layer is genuine.' },
         );
       }
+      this.countMeta(type, raw.size, headerOffset);
       this.metaType = type;
       this.metaName = raw.name;
       this.metaOffset = this.offset;
@@ -284,6 +298,29 @@ export class TarStreamParser {
       return;
     }
     this.startEntry(raw, headerOffset);
+  }
+
+  /** Checks a metadata header against the limits before its payload is allocated, then counts it. */
+  private countMeta(type: string, size: number, headerOffset: number): void {
+    const subject = this.options.subject;
+    const l = this.limits;
+    const at = `at offset ${headerOffset}`;
+    if (this.metaInRow + 1 > l.maxConsecutiveMetaHeaders) {
+      throw tarLimitError('maxConsecutiveMetaHeaders', `tar stream has more than ${l.maxConsecutiveMetaHeaders} metadata headers in a row (the last '${type}' ${at})`, subject, l.maxConsecutiveMetaHeaders);
+    }
+    if (type === 'g' && this.globals + 1 > l.maxGlobalHeaders) {
+      throw tarLimitError('maxGlobalHeaders', `tar stream has more than ${l.maxGlobalHeaders} PAX global headers (the last ${at})`, subject, l.maxGlobalHeaders);
+    }
+    if (this.metaBytesEntry + size > l.maxMetaBytesPerEntry) {
+      throw tarLimitError('maxMetaBytesPerEntry', `tar metadata headers before one entry hold more than ${l.maxMetaBytesPerEntry} bytes (the last '${type}' ${at})`, subject, l.maxMetaBytesPerEntry);
+    }
+    if (this.metaBytesStream + size > l.maxMetaBytesPerStream) {
+      throw tarLimitError('maxMetaBytesPerStream', `tar metadata headers of the stream hold more than ${l.maxMetaBytesPerStream} bytes (the last '${type}' ${at})`, subject, l.maxMetaBytesPerStream);
+    }
+    this.metaInRow++;
+    this.metaBytesEntry += size;
+    this.metaBytesStream += size;
+    if (type === 'g') this.globals++;
   }
 
   private finishMeta(): void {
@@ -330,6 +367,8 @@ export class TarStreamParser {
     this.localPax = undefined;
     this.longName = undefined;
     this.longLink = undefined;
+    this.metaInRow = 0;
+    this.metaBytesEntry = 0;
     const over: PaxOverrides = pax ? paxOverrides(pax, { offset: headerOffset, subject, entry: raw.name }) : {};
 
     let name = over.path ?? raw.name;
@@ -340,8 +379,11 @@ export class TarStreamParser {
     if (flag === '\0') flag = name.endsWith('/') ? '5' : '0';
     const headerOnly = HEADER_ONLY.has(flag);
     const stored = headerOnly ? 0 : (over.size ?? raw.size);
-    const where = (): string => `tar entry '${normalizeTarPath(name)}' at offset ${headerOffset}`;
+    const where = (): string => `tar entry '${normalizeTarPath(name).slice(0, 200)}' at offset ${headerOffset}`;
     if (stored < 0) throw dataLoss(`${where()} has a negative size ${stored}`, { subject });
+    this.checkPathBytes(name, where, 'path');
+    this.checkPathBytes(link, where, 'link target');
+    if (over.xattrs !== undefined) this.countXattrs(Object.keys(over.xattrs).length, where);
 
     let sparse: SparseFormat | undefined;
     let logical = stored;
@@ -442,6 +484,26 @@ export class TarStreamParser {
     this.finishSparse(draft);
   }
 
+  /** Throws when `name` is over `maxPathBytes` (counted in bytes: UTF-8, raw bytes one each). */
+  private checkPathBytes(name: string, where: () => string, what: string): void {
+    const max = this.limits.maxPathBytes;
+    if (name.length * 3 <= max) return; // a UTF-16 unit is at most 3 bytes
+    const bytes = name.length > max ? name.length : encodeRawName(name).length;
+    if (bytes > max) throw tarLimitError('maxPathBytes', `${where()} has a ${what} of ${bytes} bytes`, this.options.subject, max);
+  }
+
+  /** Counts the xattrs of one entry against the per-entry and per-stream (or shared) limits. */
+  private countXattrs(n: number, where: () => string): void {
+    const l = this.limits;
+    const subject = this.options.subject;
+    if (n > l.maxXattrsPerEntry) throw tarLimitError('maxXattrsPerEntry', `${where()} has ${n} xattrs`, subject, l.maxXattrsPerEntry);
+    const usage = this.options.usage;
+    const total = (usage === undefined ? this.xattrs : usage.xattrs) + n;
+    if (total > l.maxXattrsPerStream) throw tarLimitError('maxXattrsPerStream', `${where()} brings the xattrs read to ${total}`, subject, l.maxXattrsPerStream);
+    this.xattrs += n;
+    if (usage !== undefined) usage.xattrs += n;
+  }
+
   private onSparseExtension(block: Uint8Array, blockOffset: number): void {
     const draft = this.draft!;
     const bad = readOldGnuSparse(block, 0, 21, draft.map);
@@ -508,6 +570,12 @@ export class TarStreamParser {
   }
 
   private emit(entry: TarEntry, stored: number): void {
+    const usage = this.options.usage;
+    const max = this.limits.maxEntries;
+    if ((usage === undefined ? this.count : usage.entries) + 1 > max) {
+      throw tarLimitError('maxEntries', `tar entry '${entry.path.slice(0, 200)}' is one entry too many`, this.options.subject, max);
+    }
+    if (usage !== undefined) usage.entries++;
     this.count++;
     this.onEntry(entry);
     this.skip(stored, padding(stored));

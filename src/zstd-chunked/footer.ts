@@ -75,7 +75,10 @@ export function parseZstdChunkedFooter(tail: Uint8Array): ZstdChunkedPosition | 
     const at = tail.length - size;
     if (view.getUint32(at, true) !== SKIPPABLE_MAGIC || view.getUint32(at + 4, true) !== size - 8) continue;
     const u64 = (i: number): number => Number(view.getBigUint64(at + 8 + 8 * i, true));
-    return { offset: u64(0), length: u64(1), lengthUncompressed: u64(2), type: u64(3) };
+    const position = { offset: u64(0), length: u64(1), lengthUncompressed: u64(2), type: u64(3) };
+    // A field past 2^53 cannot be a real offset or length (and would lose bits as a number).
+    if (![position.offset, position.length, position.lengthUncompressed, position.type].every(Number.isSafeInteger)) return undefined;
+    return position;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { invalidArgument } from '../errors/image-fs-error.js';
-import { tocEntryToTarEntry, type EstargzChunk, type EstargzLayout } from '../estargz/toc-entries.js';
+import { MAX_TOC_CHUNK_SIZE, tocEntryToTarEntry, type EstargzChunk, type EstargzLayout } from '../estargz/toc-entries.js';
 import type { EstargzTocEntry } from '../estargz/toc.js';
 import type { TarEntry } from '../tar/entry.js';
 import type { ZstdChunkedToc, ZstdChunkedTocEntry } from './toc.js';
@@ -36,6 +36,7 @@ export function zstdTocToLayout(toc: ZstdChunkedToc, options: { subject: string;
   const bad = (message: string): never => {
     throw invalidArgument(`the zstd:chunked TOC ${message}`, { subject, hint: 'read the layer whole (mode: full)' });
   };
+  if (typeof toc !== 'object' || toc === null || !Array.isArray(toc.entries)) bad('has no list of entries');
   const entries: TarEntry[] = [];
   const chunks: EstargzChunk[] = [];
   let virtual = 0;
@@ -61,10 +62,12 @@ export function zstdTocToLayout(toc: ZstdChunkedToc, options: { subject: string;
       const own = p.type === 'chunk' ? num(p.endOffset, 'endOffset', subject) : 0;
       const end = own || (next === undefined ? fileEnd : num(next.offset, 'offset', subject));
       if (start <= 0 || end <= start || end > tocOffset) bad(`chunk at ${chunkOffset} of '${entry.path}' has frames ${start}-${end}, not before the TOC at ${tocOffset}`);
+      if (size > MAX_TOC_CHUNK_SIZE) bad(`chunk at ${chunkOffset} of '${entry.path}' is ${size} bytes, over the ${MAX_TOC_CHUNK_SIZE} a chunk may hold (it is inflated in memory to be verified)`);
       chunks.push({ virtualOffset: virtual + chunkOffset, size, memberStart: start, memberEnd: end, digest: digest! });
       covered += size;
     });
     if (covered !== entry.size) bad(`chunks of '${entry.path}' cover ${covered} of its ${entry.size} bytes`);
+    if (!Number.isSafeInteger(virtual + entry.size)) bad(`files add up to more than ${Number.MAX_SAFE_INTEGER} bytes`);
     virtual += entry.size;
   };
 

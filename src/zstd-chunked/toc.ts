@@ -117,7 +117,9 @@ export async function readZstdChunkedToc(blob: ReadAtSource, descriptor: Descrip
   }
   let json: Uint8Array;
   try {
-    json = decompress(compressed);
+    // Into a buffer of the declared size (checked against maxTocSize above): the frame header's own
+    // content size never drives the allocation.
+    json = decompress(compressed, new Uint8Array(position.lengthUncompressed));
   } catch (cause) {
     throw dataLoss(`the zstd:chunked TOC at ${position.offset} does not decompress: ${(cause as Error).message}`, { subject, cause, hint: 'the blob is corrupt; push it again' });
   }

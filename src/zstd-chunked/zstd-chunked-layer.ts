@@ -28,9 +28,13 @@ export function isZstdChunkedLayer(descriptor: Descriptor): boolean {
   return layerCompression(descriptor.mediaType) === 'zstd' && zstdChunkedChecksumOf(descriptor) !== undefined;
 }
 
-/** Decompresses one chunk's zstd frames. */
-async function unzstd(compressed: Uint8Array): Promise<Uint8Array> {
-  return decompress(compressed);
+/**
+ * Decompresses one chunk's zstd frames into exactly `size` bytes (the chunk; the digest check
+ * that follows catches a short or wrong output). A frame header's declared content size never
+ * drives the allocation: the frames come from the registry unverified.
+ */
+async function unzstd(compressed: Uint8Array, size: number): Promise<Uint8Array> {
+  return decompress(compressed, new Uint8Array(size));
 }
 
 /**

@@ -145,7 +145,7 @@ async function storedIndexes(
         states.set(layer.digest, 'own-toc');
         continue;
       }
-      const found = await store.find(image.digest, layer, signal === undefined ? {} : { signal });
+      const found = await store.find(image, layer, signal === undefined ? {} : { signal });
       states.set(layer.digest, found === undefined ? 'missing' : 'stored');
     }
   } finally {
