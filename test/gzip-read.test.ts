@@ -54,7 +54,7 @@ describe('GzipSpanReader', () => {
     const cp = index.checkpoints[3]!;
     await reader.readAt(cp.uncompressedOffset + 100, 4096);
     const { start, end } = spanRange(index.checkpoints, index.compressedSize, 3);
-    expect(reader.stats).toEqual({ fetches: 1, bytesFetched: end - start });
+    expect(reader.stats).toEqual({ fetches: 1, bytesFetched: end - start, offloaded: 1 });
   });
 
   it('reads a multi-member blob across member ends from member-start checkpoints', async () => {

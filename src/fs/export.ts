@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { constants as fsc } from 'node:fs';
+import { setMaxListeners } from 'node:events';
+import { constants as fsc, readFileSync } from 'node:fs';
 import { chmod, lchown, link, lstat, mkdir, open, readdir, realpath, rename, symlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { FsError } from '../errors/fs-error.js';
@@ -25,6 +26,8 @@ export interface ExportOptions {
   devices?: boolean;
   /** Bytes per read of file data (default 1 MiB). */
   chunkSize?: number;
+  /** Regular files written at once (default 16): their opens, reads and writes overlap. */
+  concurrency?: number;
 }
 
 /** What {@link exportTo} wrote. */
@@ -70,17 +73,48 @@ interface Pending { ino: number; rel: Buffer }
  * ```
  */
 export async function exportTo(fs: ImageFs, dir: string, options: ExportOptions = {}): Promise<ExportSummary> {
+  const chunk = options.chunkSize ?? 1 << 20;
+  // The caller's signal, relayed to one of ours: the concurrent reads each listen to it.
+  const relay = new AbortController();
+  setMaxListeners(0, relay.signal);
+  const abort = (): void => relay.abort(options.signal?.reason);
+  if (options.signal?.aborted === true) abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    return await exportWith(fs, dir, options, chunk, relay.signal);
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
+}
+
+async function exportWith(fs: ImageFs, dir: string, options: ExportOptions, chunk: number, signal: AbortSignal): Promise<ExportSummary> {
   const isRoot = process.getuid?.() === 0;
   const chown = options.chown ?? isRoot;
   const devices = options.devices ?? isRoot;
-  const chunk = options.chunkSize ?? 1 << 20;
-  const signal = options.signal;
   const base = Buffer.from(await prepare(dir));
   const tree = fs.tree;
   const summary: ExportSummary = { dirs: 0, files: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, bytes: 0, xattrs: 0, notes: [] };
   const dump = new XattrDump();
   const times = new TimeRestore();
   const firstPath = new Map<number, Buffer>();
+  // Regular files are written by up to `concurrency` tasks at once; a hardlink waits for its file.
+  const concurrency = options.concurrency ?? 16;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new TypeError(`options.concurrency must be a positive integer, got ${concurrency}`);
+  const writing = new Set<Promise<void>>();
+  const written = new Map<number, Promise<void>>();
+  let failed: { error: unknown } | undefined;
+  const startWrite = async (ino: number, task: () => Promise<void>): Promise<void> => {
+    const p: Promise<void> = task().catch((error: unknown) => { failed ??= { error }; }).finally(() => writing.delete(p));
+    writing.add(p);
+    written.set(ino, p);
+    if (writing.size >= concurrency) await Promise.race(writing);
+  };
+  const settle = async (): Promise<void> => {
+    await Promise.all(writing);
+    if (failed !== undefined) throw failed.error;
+  };
+  const ids = { uid: process.geteuid?.(), gid: process.getegid?.() };
+  const mask = umask();
   const dirs: Pending[] = [{ ino: ROOT_INO, rel: Buffer.alloc(0) }];
   // Paths are bytes: names that are not UTF-8 are written as they are in the image.
   const stack: [number, Buffer][] = [];
@@ -96,67 +130,87 @@ export async function exportTo(fs: ImageFs, dir: string, options: ExportOptions 
   const absOf = (rel: Buffer): Buffer => (rel.length === 0 ? base : Buffer.concat([base, SLASH, rel]));
   dump.add('.', tree.xattrs(ROOT_INO));
   pushKids(ROOT_INO, Buffer.alloc(0));
-  while (stack.length > 0) {
-    throwIfAborted(signal);
-    const [ino, rel] = stack.pop()!;
-    const abs = absOf(rel);
-    const a = tree.attrs(ino);
-    const type = a.mode & S_IFMT;
-    const perm = a.mode & 0o7777;
-    const seen = firstPath.get(ino);
-    if (seen !== undefined) {
-      await link(seen, abs);
-      summary.hardlinks++;
-      continue;
-    }
-    if (type !== S_IFDIR && a.nlink > 1) firstPath.set(ino, abs);
-    const owner = async (): Promise<void> => { if (chown) await lchown(abs, a.uid, a.gid); };
-    if (type === S_IFDIR) {
-      await mkdir(abs, 0o700);
-      summary.dirs++;
-      dirs.push({ ino, rel });
-      pushKids(ino, rel);
-      continue;
-    } else if (type === S_IFREG) {
-      const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-      try {
-        const data = fs.content(ino, '/' + rel.toString(), 'read');
-        for (let pos = 0; pos < data.size; pos += chunk) {
-          const bytes = await data.read(pos, chunk, { signal });
-          for (const [from, to] of nonZeroRuns(bytes)) await fh.write(bytes, from, to - from, pos + from);
-        }
-        // Holes (sparse files, zero runs) stay holes: the size is set, not written.
-        await fh.truncate(data.size);
-        summary.bytes += data.size;
-        if (chown) await fh.chown(a.uid, a.gid);
-        await fh.chmod(perm);
-      } finally {
-        await fh.close();
+  try {
+    while (stack.length > 0) {
+      if (failed !== undefined || signal.aborted) await settle();
+      throwIfAborted(signal);
+      const [ino, rel] = stack.pop()!;
+      const abs = absOf(rel);
+      const a = tree.attrs(ino);
+      const type = a.mode & S_IFMT;
+      const perm = a.mode & 0o7777;
+      const seen = firstPath.get(ino);
+      if (seen !== undefined) {
+        await written.get(ino);
+        if (failed !== undefined) await settle();
+        await link(seen, abs);
+        summary.hardlinks++;
+        continue;
       }
-      summary.files++;
-    } else if (type === S_IFLNK) {
-      await symlink(Buffer.from(encodeRawName(tree.readlink(ino))), abs);
-      await owner();
-      summary.symlinks++;
-    } else if (type === S_IFCHR || type === S_IFBLK || type === S_IFIFO) {
-      if (type !== S_IFIFO && !devices) {
-        summary.notes.push(`/${rel.toString()}: device not created (mknod needs root)`);
+      if (type !== S_IFDIR && a.nlink > 1) firstPath.set(ino, abs);
+      const owner = async (): Promise<void> => { if (chown) await lchown(abs, a.uid, a.gid); };
+      if (type === S_IFDIR) {
+        await mkdir(abs, 0o700);
+        summary.dirs++;
+        dirs.push({ ino, rel });
+        pushKids(ino, rel);
+        continue;
+      } else if (type === S_IFREG) {
+        // Few syscalls: the owner is set only when it differs from the creator's, the mode at
+        // creation when the umask keeps it whole (no special bits: writes and chown may clear those),
+        // the size only when the file ends in a hole; small files take one read and one write.
+        const ownerNeeded = chown && (a.uid !== ids.uid || a.gid !== ids.gid);
+        const modeAtOpen = !ownerNeeded && mask !== undefined && (perm & 0o7000) === 0 && (perm & mask) === 0;
+        summary.files++;
+        summary.bytes += a.size;
+        await startWrite(ino, async () => {
+          const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, modeAtOpen ? perm : 0o600);
+          try {
+            const data = fs.content(ino, '/' + rel.toString(), 'read');
+            let end = 0;
+            for (let pos = 0; pos < data.size; pos += chunk) {
+              const bytes = await data.read(pos, chunk, { signal });
+              for (const [from, to] of nonZeroRuns(bytes)) {
+                await fh.write(bytes, from, to - from, pos + from);
+                end = pos + to;
+              }
+            }
+            // Holes (sparse files, zero runs) stay holes: the size is set, not written.
+            if (end !== data.size) await fh.truncate(data.size);
+            if (ownerNeeded) await fh.chown(a.uid, a.gid);
+            if (!modeAtOpen) await fh.chmod(perm);
+          } finally {
+            await fh.close();
+          }
+        });
+      } else if (type === S_IFLNK) {
+        await symlink(Buffer.from(encodeRawName(tree.readlink(ino))), abs);
+        await owner();
+        summary.symlinks++;
+      } else if (type === S_IFCHR || type === S_IFBLK || type === S_IFIFO) {
+        if (type !== S_IFIFO && !devices) {
+          summary.notes.push(`/${rel.toString()}: device not created (mknod needs root)`);
+          firstPath.delete(ino);
+          continue;
+        }
+        await makeNode(base, abs, a.mode, a.rdevMajor, a.rdevMinor, signal);
+        await owner();
+        await chmod(abs, perm); // after chown, which clears setuid/setgid bits
+        if (type === S_IFIFO) summary.fifos++;
+        else summary.devices++;
+      } else {
+        summary.notes.push(`/${rel.toString()}: sockets cannot be exported; skipped`);
         firstPath.delete(ino);
         continue;
       }
-      await makeNode(base, abs, a.mode, a.rdevMajor, a.rdevMinor, signal);
-      await owner();
-      await chmod(abs, perm); // after chown, which clears setuid/setgid bits
-      if (type === S_IFIFO) summary.fifos++;
-      else summary.devices++;
-    } else {
-      summary.notes.push(`/${rel.toString()}: sockets cannot be exported; skipped`);
-      firstPath.delete(ino);
-      continue;
+      times.add(rel, a.atime, a.mtime);
+      dump.add(rel, tree.xattrs(ino));
     }
-    times.add(rel, a.atime, a.mtime);
-    dump.add(rel, tree.xattrs(ino));
+  } catch (error) {
+    await Promise.all(writing); // no write outlives the call
+    throw error;
   }
+  await settle();
   // Directories: owners and modes now that their children exist, then xattrs, then times (deepest first).
   for (let i = dirs.length - 1; i >= 0; i--) {
     const { ino, rel } = dirs[i]!;
@@ -208,6 +262,16 @@ function nonZeroRuns(bytes: Buffer): [number, number][] {
   }
   if (start >= 0) runs.push([start, bytes.length]);
   return runs;
+}
+
+/** The process umask, read from /proc (Linux) without changing it; `undefined` when unknown. */
+function umask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'latin1'));
+    return m === null ? undefined : parseInt(m[1]!, 8);
+  } catch {
+    return undefined;
+  }
 }
 
 let nodeCount = 0;

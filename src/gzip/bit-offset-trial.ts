@@ -19,7 +19,8 @@
  */
 import zlib from 'node:zlib';
 import { primeInput, resumeOffset } from './bit-prefix.js';
-import { InflateDataError, NativeInflater } from './native-inflate.js';
+import { createInflater, type Inflater } from './inflater.js';
+import { InflateDataError } from './native-inflate.js';
 
 /** A boundary position: the byte holding the block's first bit and the bit within it. */
 export interface BitPosition {
@@ -34,7 +35,7 @@ export interface BitPosition {
  * history and says whether they equal `truth`.
  */
 export function decodesTo(bytes: Uint8Array, offset: number, bitOffset: number, window: Uint8Array, truth: Uint8Array): boolean {
-  const inflater = new NativeInflater(window);
+  const inflater = createInflater(window);
   try {
     return decodesWith(inflater, bytes, offset, bitOffset, truth);
   } finally {
@@ -43,7 +44,7 @@ export function decodesTo(bytes: Uint8Array, offset: number, bitOffset: number, 
 }
 
 /** {@link decodesTo} on a given inflater (already holding the window), which it resets first. */
-function decodesWith(inflater: NativeInflater, bytes: Uint8Array, offset: number, bitOffset: number, truth: Uint8Array): boolean {
+function decodesWith(inflater: Inflater, bytes: Uint8Array, offset: number, bitOffset: number, truth: Uint8Array): boolean {
   inflater.reset();
   const out = new Uint8Array(truth.length);
   let produced = 0;
@@ -73,7 +74,7 @@ function decodesWith(inflater: NativeInflater, bytes: Uint8Array, offset: number
  * @returns the first matching position, or `undefined` when none matches.
  */
 export function findBitOffset(bytes: Uint8Array, base: number, consumed: number, window: Uint8Array, truth: Uint8Array): BitPosition | undefined {
-  const inflater = new NativeInflater(window);
+  const inflater = createInflater(window);
   try {
     for (let unused = 0; unused < 8; unused++) {
       const byte = unused === 0 ? consumed : consumed - 1;

@@ -11,11 +11,17 @@ import type { Checkpoint, GzipIndex } from './checkpoint.js';
 import { crc32 } from './crc32.js';
 import { GZIP_TRAILER_SIZE, parseGzipHeader, readGzipTrailer } from './gzip-member.js';
 import type { CompressedHashSink } from './hash-offload.js';
-import { InflateDataError, NativeInflater } from './native-inflate.js';
+import { createInflater, type Inflater } from './inflater.js';
+import { InflateDataError } from './native-inflate.js';
 import { SegmentList } from './segment-list.js';
 
-/** Default uncompressed distance between checkpoints: 4 MiB, as SOCI. */
-export const DEFAULT_SPAN = 4 * 1024 * 1024;
+/**
+ * Default uncompressed distance between checkpoints: 1 MiB. Chosen by bench/startup.ts (docs/fuse.md):
+ * on a Debian + python3 image, `python3 -c 'print(1)'` from a mount fetched the fewest bytes and ran
+ * soonest at 1 MiB (against 256 KiB, whose index is 3x larger, and 4 MiB, as SOCI, which fetches
+ * up to 4 MiB of data per small file touched).
+ */
+export const DEFAULT_SPAN = 1024 * 1024;
 const WINDOW_SIZE = MAX_WINDOW_SIZE;
 const TRUTH_SIZE = 1024;
 const MIN_TRUTH = 64;
@@ -117,7 +123,7 @@ export class GzipIndexBuilder {
   private totalOut = 0;
   private headerStart = 0;
   private members = 0;
-  private inflater: NativeInflater | undefined;
+  private inflater: Inflater | undefined;
   private memberCrc = 0;
   private memberOutStart = 0;
   private readonly trailer = new Uint8Array(GZIP_TRAILER_SIZE);
@@ -265,14 +271,14 @@ export class GzipIndexBuilder {
     }
     this.members++;
     this.inflater?.close();
-    this.inflater = new NativeInflater();
+    this.inflater = createInflater();
     this.memberCrc = 0;
     this.memberOutStart = this.totalOut;
     this.state = State.Deflate;
   }
 
   private inflate(chunk: Uint8Array, pos: number): void {
-    const inflater = this.inflater as NativeInflater;
+    const inflater = this.inflater as Inflater;
     let off = pos;
     let len = chunk.length - pos;
     while (len > 0) {

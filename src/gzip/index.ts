@@ -12,3 +12,10 @@ export type { GzipSpanReaderOptions, GzipSpanReaderStats } from './span-reader.j
 export { inflateFrom } from './inflate-from.js';
 export { validateCheckpoints } from './validate.js';
 export { nativeInflateProblem } from './native-inflate.js';
+export { createInflater, inflateEngine, onInflateFallback, setInflateEngine } from './inflater.js';
+export type { Inflater, InflateEngine, InflateEngineStatus, InflateFallbackListener } from './inflater.js';
+export { JsInflater } from './js-inflate.js';
+export { inflateFromAsync } from './inflate-async.js';
+export type { InflateAsyncOptions, InflateAsyncResult } from './inflate-async.js';
+export { defaultSpanPool, SpanPool } from './span-pool.js';
+export type { SpanJob, SpanJobFailure, SpanJobResult, SpanPoolOptions } from './span-pool.js';

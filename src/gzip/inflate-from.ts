@@ -8,7 +8,8 @@ import { dataLoss } from '../errors/image-fs-error.js';
 import { primeInput, resumeOffset } from './bit-prefix.js';
 import type { Checkpoint } from './checkpoint.js';
 import { GZIP_TRAILER_SIZE, parseGzipHeader } from './gzip-member.js';
-import { InflateDataError, NativeInflater } from './native-inflate.js';
+import { createInflater, type Inflater } from './inflater.js';
+import { InflateDataError } from './native-inflate.js';
 
 const SCRATCH_SIZE = 64 * 1024;
 
@@ -50,12 +51,12 @@ export function inflateFrom(checkpoint: Checkpoint, compressed: Uint8Array, skip
   };
 
   let pos: number;
-  let inflater: NativeInflater;
+  let inflater: Inflater;
   if (checkpoint.memberStart === true) {
     pos = 0;
     inflater = startMember();
   } else {
-    inflater = new NativeInflater(checkpoint.window);
+    inflater = createInflater(checkpoint.window);
     const primer = primeInput(compressed, 0, checkpoint.bitOffset);
     if (primer.length > 0) {
       const t = target();
@@ -64,11 +65,11 @@ export function inflateFrom(checkpoint: Checkpoint, compressed: Uint8Array, skip
     pos = resumeOffset(0, checkpoint.bitOffset);
   }
 
-  function startMember(): NativeInflater {
+  function startMember(): Inflater {
     const header = parseGzipHeader(compressed, pos);
     if (header.status !== 'ok') throw fail(header.status === 'invalid' ? header.reason : 'a gzip member header is cut short');
     pos += header.length;
-    return new NativeInflater();
+    return createInflater();
   }
 
   function write(input: Uint8Array, off: number, len: number, t: { out: Uint8Array; off: number; len: number }) {

@@ -2,16 +2,22 @@
  * Random access to the uncompressed stream of a gzip blob through its index: the lazy read path.
  * @module
  */
-import { createHash } from 'node:crypto';
 import { dataLoss, throwIfAborted } from '../errors/image-fs-error.js';
 import { checkRange, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
 import { gzipSpanIndex, spanAt, spanRange, type GzipIndex, type GzipSpanIndex } from './checkpoint.js';
-import { inflateFrom } from './inflate-from.js';
+import { inflateFromAsync } from './inflate-async.js';
+import type { SpanPool } from './span-pool.js';
 
 /** Options of {@link GzipSpanReader}. */
 export interface GzipSpanReaderOptions {
   /** Names the blob in error messages (e.g. the layer digest). */
   subject?: string;
+  /**
+   * Where spans are checked and inflated: a {@link SpanPool} of worker threads (default: the
+   * process-wide {@link defaultSpanPool}), or `false` for the calling thread. When a worker cannot
+   * run, the read is decoded on the calling thread.
+   */
+  pool?: SpanPool | false;
 }
 
 /** Counters of a reader, for diagnostics and benchmarks. */
@@ -20,6 +26,8 @@ export interface GzipSpanReaderStats {
   fetches: number;
   /** Compressed bytes fetched. */
   bytesFetched: number;
+  /** Reads decoded on a worker thread. */
+  offloaded: number;
 }
 
 /**
@@ -28,7 +36,8 @@ export interface GzipSpanReaderStats {
  * A read of [a, b) picks the last checkpoint at or before a, fetches the compressed spans that
  * cover [a, b) with ONE `readAt` on the blob, checks each span against its sha256 in the index
  * (a mismatch is `DataLoss` and nothing is returned), then inflates from the checkpoint and
- * returns the slice.
+ * returns the slice. The checks and the inflate run on a worker thread ({@link SpanPool}) unless
+ * `options.pool` is `false`, so the caller's event loop keeps turning.
  *
  * @example
  * ```ts
@@ -40,7 +49,7 @@ export class GzipSpanReader implements ReadAtSource {
   /** The uncompressed size. */
   readonly size: number;
   /** Fetch counters. */
-  readonly stats: GzipSpanReaderStats = { fetches: 0, bytesFetched: 0 };
+  readonly stats: GzipSpanReaderStats = { fetches: 0, bytesFetched: 0, offloaded: 0 };
   private readonly index: GzipSpanIndex;
 
   /**
@@ -70,11 +79,22 @@ export class GzipSpanReader implements ReadAtSource {
     this.stats.fetches++;
     this.stats.bytesFetched += end - start;
     throwIfAborted(options.signal);
-    for (let i = first; i <= last; i++) this.verifySpan(i, compressed, start);
     const position = positions[first]!;
     const window = this.index.window(first);
     const cp = window === undefined ? position : { ...position, window };
-    return inflateFrom(cp, compressed, offset - cp.uncompressedOffset, length, this.options.subject);
+    const spans = [];
+    for (let i = first; i <= last; i++) {
+      const range = spanRange(positions, compressedSize, i);
+      spans.push({ start: range.start - start, end: range.end - start, digest: this.index.spanDigest(i) });
+    }
+    const { bytes, offloaded } = await inflateFromAsync(cp, compressed, offset - cp.uncompressedOffset, length, {
+      ...(this.options.subject === undefined ? {} : { subject: this.options.subject }),
+      ...(this.options.pool === undefined ? {} : { pool: this.options.pool }),
+      verify: { spans, mismatch: (k) => this.spanMismatch(first + k) },
+    });
+    throwIfAborted(options.signal);
+    if (offloaded) this.stats.offloaded++;
+    return bytes;
   }
 
   /** Closes the blob source. */
@@ -82,16 +102,12 @@ export class GzipSpanReader implements ReadAtSource {
     await this.blob.close?.();
   }
 
-
-  private verifySpan(i: number, compressed: Uint8Array, base: number): void {
+  private spanMismatch(i: number): Error {
     const { start, end } = spanRange(this.index.positions, this.index.compressedSize, i);
-    const actual = createHash('sha256').update(compressed.subarray(start - base, end - base)).digest();
-    if (!actual.equals(this.index.spanDigest(i))) {
-      const subject = this.options.subject;
-      throw dataLoss(`compressed span ${i} (bytes ${start}-${end - 1})${subject === undefined ? '' : ` of ${subject}`} does not match its digest in the index`, {
-        ...(subject === undefined ? {} : { subject }),
-        hint: 'the blob or its index is corrupt: fetch the layer again or rebuild the index',
-      });
-    }
+    const subject = this.options.subject;
+    return dataLoss(`compressed span ${i} (bytes ${start}-${end - 1})${subject === undefined ? '' : ` of ${subject}`} does not match its digest in the index`, {
+      ...(subject === undefined ? {} : { subject }),
+      hint: 'the blob or its index is corrupt: fetch the layer again or rebuild the index',
+    });
   }
 }
