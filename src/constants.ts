@@ -25,4 +25,5 @@ export const IMAGE_ERROR_CODES = Object.freeze([
 /** Every Node-style `code` a file system error can carry (see docs/errors.md). */
 export const FS_ERROR_CODES = Object.freeze([
   'ENOENT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENOTEMPTY', 'EXDEV', 'EROFS', 'EINVAL', 'ELOOP', 'ENODATA', 'EACCES', 'EBADF', 'ENXIO', 'EPERM', 'EIO', 'ERANGE', 'ENOSYS',
+  'ENAMETOOLONG', 'EFBIG', 'ENOSPC', 'EBUSY', 'EMLINK',
 ] as const);

@@ -4,7 +4,8 @@ import { ImageFsError } from './image-fs-error.js';
 /** The Node-style file system error codes imagefs raises. */
 export type FsErrorCode =
   | 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'ENOTEMPTY' | 'EXDEV' | 'EROFS' | 'EINVAL'
-  | 'ELOOP' | 'ENODATA' | 'EACCES' | 'EBADF' | 'ENXIO' | 'EPERM' | 'EIO' | 'ERANGE' | 'ENOSYS';
+  | 'ELOOP' | 'ENODATA' | 'EACCES' | 'EBADF' | 'ENXIO' | 'EPERM' | 'EIO' | 'ERANGE' | 'ENOSYS'
+  | 'ENAMETOOLONG' | 'EFBIG' | 'ENOSPC' | 'EBUSY' | 'EMLINK';
 
 const MESSAGES: Record<FsErrorCode, string> = {
   ENOENT: 'no such file or directory',
@@ -24,6 +25,11 @@ const MESSAGES: Record<FsErrorCode, string> = {
   EIO: 'i/o error',
   ERANGE: 'result too large',
   ENOSYS: 'function not implemented',
+  ENAMETOOLONG: 'name too long',
+  EFBIG: 'file too large',
+  ENOSPC: 'no space left on device',
+  EBUSY: 'resource busy or locked',
+  EMLINK: 'too many links',
 };
 
 /**

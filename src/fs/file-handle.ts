@@ -3,8 +3,9 @@ import { Readable } from 'node:stream';
 import { createInterface, type Interface } from 'node:readline';
 import { FsError } from '../errors/fs-error.js';
 import type { ReadOptions } from '../source/read-at.js';
-import type { FileContent } from '../tree/types.js';
+import type { FileContent, SetAttrs } from '../tree/types.js';
 import { guardRead } from './fs-args.js';
+import { dataArg, toTimespec, type TimeLike } from './write-args.js';
 import { createFileReadStream, type ReadStreamOptions } from './read-stream.js';
 import type { ImageBigIntStats, ImageStats } from './stats.js';
 
@@ -47,6 +48,34 @@ export interface OpenedFile {
   data: FileContent | null;
   /** The status, number or bigint form. */
   stat(bigint: boolean): ImageStats | ImageBigIntStats;
+  /** False for a handle opened write-only (reads fail with `EBADF`). Default true. */
+  readable?: boolean;
+  /** How the handle writes; absent for a handle not opened for writing (writes fail with `EBADF`). */
+  writer?: HandleWriter;
+  /** Changes the inode's attributes (`chmod`, `chown`, `utimes`; absent: `EROFS`). */
+  setattr?(attrs: SetAttrs, syscall: string): void;
+  /** Called once when the handle closes. */
+  onClose?(): void;
+}
+
+/** How an {@link ImageFileHandle} opened for writing reaches its inode (given by `ImageFs.open`). */
+export interface HandleWriter {
+  /** Opened with `O_APPEND`: every write goes to the end. */
+  append: boolean;
+  /** Writes `data` at `position`; resolves to the bytes written. */
+  write(position: number, data: Uint8Array): Promise<number>;
+  /** The file's current size. */
+  size(): number;
+  /** Makes the upper's changes durable. */
+  sync(): Promise<void>;
+}
+
+/** What {@link ImageFileHandle.write} resolves to, as Node's `FileHandle.write`. */
+export interface WriteResult<T> {
+  /** Bytes written. */
+  bytesWritten: number;
+  /** The buffer (or string) that was given. */
+  buffer: T;
 }
 
 let nextFd = 1000;
@@ -160,8 +189,97 @@ export class ImageFileHandle implements AsyncIterable<Buffer> {
     return Readable.toWeb(this.createReadStream()) as ReadableStream<Uint8Array>;
   }
 
+  /**
+   * Writes bytes: `write(buffer, offset?, length?, position?)`, `write(buffer, { offset, length,
+   * position })` or `write(string, position?, encoding?)`. A `position` of null or omitted writes
+   * at the current position and advances it; with `O_APPEND` every write goes to the end (as
+   * Linux does, even with a position). `EBADF` on a handle not opened for writing.
+   */
+  async write<T extends Uint8Array>(buffer: T, offset?: number | { offset?: number; length?: number; position?: number | bigint | null } | null, length?: number | null, position?: number | bigint | null): Promise<WriteResult<T>>;
+  async write(data: string, position?: number | bigint | null, encoding?: BufferEncoding | null): Promise<WriteResult<string>>;
+  async write(
+    data: Uint8Array | string,
+    offset?: number | bigint | { offset?: number; length?: number; position?: number | bigint | null } | null,
+    length?: number | BufferEncoding | null,
+    position?: number | bigint | null,
+  ): Promise<WriteResult<Uint8Array | string>> {
+    const w = this.writable('write');
+    let bytes: Uint8Array;
+    let pos: number | null;
+    if (typeof data === 'string') {
+      bytes = Buffer.from(data, (typeof length === 'string' ? length : 'utf8') as BufferEncoding);
+      pos = toPosition(offset as number | bigint | null | undefined);
+    } else {
+      const buf = dataArg(data, undefined);
+      const opts = offset !== null && typeof offset === 'object' ? offset : { offset: offset as number | undefined, length: length as number | undefined, position };
+      const at = opts.offset ?? 0;
+      const len = opts.length ?? buf.byteLength - at;
+      if (!Number.isInteger(at) || at < 0 || at > buf.byteLength) throw rangeError('offset', at, `>= 0 && <= ${buf.byteLength}`);
+      if (!Number.isInteger(len) || len < 0 || at + len > buf.byteLength) throw rangeError('length', len, `>= 0 && <= ${buf.byteLength - at}`);
+      bytes = buf.subarray(at, at + len);
+      pos = toPosition(opts.position);
+    }
+    const n = await this.writeAt(w, bytes, pos);
+    return { bytesWritten: n, buffer: data };
+  }
+
+  /** Writes several buffers in turn at `position` (or the current position, advancing it). */
+  async writev<T extends readonly NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null): Promise<{ bytesWritten: number; buffers: T }> {
+    const w = this.writable('write');
+    const parts = buffers.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    const n = await this.writeAt(w, Buffer.concat(parts), toPosition(position));
+    return { bytesWritten: n, buffers };
+  }
+
+  /** Replaces nothing: writes `data` from the current position (as Node's `FileHandle.writeFile` on an open handle). */
+  async writeFile(data: string | Uint8Array, options?: { encoding?: BufferEncoding | null } | BufferEncoding | null): Promise<void> {
+    const w = this.writable('write');
+    const encoding = typeof options === 'string' ? options : options?.encoding ?? undefined;
+    await this.writeAt(w, dataArg(data, encoding), null);
+  }
+
+  /** Appends `data` (the handle's position, or the end with `O_APPEND`). */
+  async appendFile(data: string | Uint8Array, options?: { encoding?: BufferEncoding | null } | BufferEncoding | null): Promise<void> {
+    await this.writeFile(data, options);
+  }
+
+  /** `ftruncate`: the file becomes `len` bytes (default 0). `EINVAL` on a handle not opened for writing. */
+  async truncate(len = 0): Promise<void> {
+    this.check('ftruncate');
+    if (this.file.writer === undefined) throw new FsError('EINVAL', 'ftruncate', this.file.path);
+    this.setattr({ size: len }, 'ftruncate');
+  }
+
+  /** `fsync`: the upper's changes are made durable. */
+  async sync(): Promise<void> {
+    this.check('fsync');
+    await this.file.writer?.sync();
+  }
+
+  /** `fdatasync` (same as {@link ImageFileHandle.sync}). */
+  async datasync(): Promise<void> {
+    this.check('fdatasync');
+    await this.file.writer?.sync();
+  }
+
+  /** `fchmod`. */
+  async chmod(mode: number): Promise<void> {
+    this.setattr({ mode }, 'fchmod');
+  }
+
+  /** `fchown`. */
+  async chown(uid: number, gid: number): Promise<void> {
+    this.setattr({ ...(uid === -1 ? {} : { uid }), ...(gid === -1 ? {} : { gid }) }, 'fchown');
+  }
+
+  /** `futimes`, to the nanosecond with `bigint`s. */
+  async utimes(atime: TimeLike, mtime: TimeLike): Promise<void> {
+    this.setattr({ atime: toTimespec(atime, 'atime'), mtime: toTimespec(mtime, 'mtime') }, 'futime');
+  }
+
   /** Closes the handle; later calls fail with `EBADF`. Idempotent. */
   async close(): Promise<void> {
+    if (!this.closed) this.file.onClose?.();
     this.closed = true;
   }
 
@@ -184,8 +302,28 @@ export class ImageFileHandle implements AsyncIterable<Buffer> {
     if (this.closed) throw new FsError('EBADF', syscall, this.file.path);
   }
 
+  private async writeAt(w: HandleWriter, bytes: Uint8Array, pos: number | null): Promise<number> {
+    const at = w.append ? w.size() : pos ?? this.position;
+    const n = bytes.byteLength === 0 ? 0 : await w.write(at, bytes);
+    if (pos === null || w.append) this.position = at + n;
+    return n;
+  }
+
+  private writable(syscall: string): HandleWriter {
+    this.check(syscall);
+    if (this.file.writer === undefined) throw new FsError('EBADF', syscall, this.file.path);
+    return this.file.writer;
+  }
+
+  private setattr(attrs: SetAttrs, syscall: string): void {
+    this.check(syscall);
+    if (this.file.setattr === undefined) throw new FsError('EROFS', syscall, this.file.path);
+    this.file.setattr(attrs, syscall);
+  }
+
   private readable(syscall: string): FileContent {
     this.check(syscall);
+    if (this.file.readable === false) throw new FsError('EBADF', syscall, this.file.path);
     if (this.file.data === null) throw new FsError('EISDIR', syscall, this.file.path);
     return this.file.data;
   }

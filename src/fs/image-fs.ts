@@ -8,9 +8,12 @@ import { ImageTree } from '../overlay/image-tree.js';
 import { mergeLayers, type MergeOptions } from '../overlay/merge.js';
 import type { MergeWarning } from '../overlay/warnings.js';
 import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
-import type { FileContent, FsTree } from '../tree/types.js';
+import { isWritableTree, type FileContent, type FsTree, type WritableFsTree } from '../tree/types.js';
 import { ImageDir } from './dir.js';
-import { ImageFileHandle } from './file-handle.js';
+import { ImageFileHandle, type OpenedFile } from './file-handle.js';
+import { copyFileCall, cpCall, mkdtempCall, rmCall, type CpOptions, type RmOptions } from './write-calls.js';
+import { dataArg, toTimespec, type TimeLike } from './write-args.js';
+import { WriteOps } from './write-ops.js';
 import { encodeName, encodingOf, parseOpenFlags, pathArg, type NameEncoding, type PathArg, type PathLike } from './fs-args.js';
 import { createFileReadStream, type ReadStreamOptions } from './read-stream.js';
 import { dirPath, displayPath, resolvePath, type Resolved } from './resolve.js';
@@ -80,6 +83,54 @@ export interface ImageStatFs<T extends number | bigint = number> {
   ffree: T;
 }
 
+/** Something {@link ImageFs.close} closes. */
+export interface Closer {
+  /** Releases what it holds. */
+  close(): Promise<void>;
+}
+
+/** What the {@link ImageFs} constructor takes besides the tree. */
+export interface ImageFsInit {
+  /** The `dev` every stats object reports (default 1). */
+  dev?: number;
+  /** Closed by {@link ImageFs.close} (layers, sources, the upper). */
+  closers?: readonly Closer[];
+  /** Owner of new inodes (writable trees; default 0). */
+  uid?: number;
+  /** Group of new inodes (default 0; a setgid directory gives its own). */
+  gid?: number;
+  /** Taken from the mode of new inodes (default 0o022). */
+  umask?: number;
+}
+
+/** Options of {@link ImageFs.writeFile} and {@link ImageFs.appendFile}. */
+export interface WriteFileOptions {
+  /** Encoding of string data (default utf8). */
+  encoding?: BufferEncoding | null;
+  /** Mode of a new file (default 0o666, less the umask). */
+  mode?: number;
+  /** Open flags (default `'w'`, `'a'` for appendFile). */
+  flag?: string | number;
+  /** Cancels the write. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ImageFs.mkdir}. */
+export interface MkdirOptions {
+  /** Make missing parents too; no error when the directory exists. */
+  recursive?: boolean;
+  /** Mode (default 0o777, less the umask). */
+  mode?: number;
+}
+
+/** Options of {@link ImageFs.setxattr}. */
+export interface SetXattrOptions extends XattrOptions {
+  /** 1 = `XATTR_CREATE` (fail with `EEXIST` when set), 2 = `XATTR_REPLACE` (fail with `ENODATA` when not). */
+  flags?: number;
+}
+
+export type { CpOptions, RmOptions } from './write-calls.js';
+
 /** `FUSE_SUPER_MAGIC`, the `f_type` of a FUSE mount. */
 const FUSE_SUPER_MAGIC = 0x65735546;
 
@@ -107,12 +158,23 @@ export class ImageFs {
   readonly tree: FsTree;
   private readonly dev: number;
   private readonly closers: readonly { close(): Promise<void> }[];
+  private readonly writes: WriteOps | undefined;
 
-  /** Serves `tree`; `closers` are closed by {@link ImageFs.close}. */
-  constructor(tree: FsTree, options: { dev?: number; closers?: readonly { close(): Promise<void> }[] } = {}) {
+  /**
+   * Serves `tree`; `closers` are closed by {@link ImageFs.close}. A {@link WritableFsTree} (an
+   * `UpperTree`) makes the file system writable; new inodes are owned by `uid`:`gid` (default
+   * 0:0) with `umask` (default 0o022) taken from their modes.
+   */
+  constructor(tree: FsTree, options: ImageFsInit = {}) {
     this.tree = tree;
     this.dev = options.dev ?? 1;
     this.closers = options.closers ?? [];
+    this.writes = isWritableTree(tree) ? new WriteOps(tree, { uid: options.uid ?? 0, gid: options.gid ?? 0, umask: options.umask ?? 0o022 }) : undefined;
+  }
+
+  /** True when the tree can change (an upper layer); else every write fails with `EROFS`. */
+  get writable(): boolean {
+    return this.writes !== undefined;
   }
 
   /** Merges `layers` (base first) and serves the result; {@link ImageFs.close} closes the layers. */
@@ -219,7 +281,7 @@ export class ImageFs {
   async access(path: PathLike, mode: number = fsConstants.F_OK): Promise<void> {
     const arg = pathArg(path);
     const { ino } = this.resolveArg(arg, true, 'access');
-    if (mode & fsConstants.W_OK) throw new FsError('EROFS', 'access', arg.shown);
+    if (mode & fsConstants.W_OK && this.writes === undefined) throw new FsError('EROFS', 'access', arg.shown);
     const m = this.tree.modeOf(ino);
     if (mode & fsConstants.X_OK && (m & S_IFMT) !== S_IFDIR && (m & 0o111) === 0) throw new FsError('EACCES', 'access', arg.shown);
   }
@@ -231,9 +293,9 @@ export class ImageFs {
    * and `O_DIRECTORY` on anything else `ENOTDIR`, as Linux.
    */
   async open(path: PathLike, flags: string | number = 'r', mode?: number): Promise<ImageFileHandle> {
-    void mode;
     const arg = pathArg(path);
     const { flags: f, writes } = parseOpenFlags(flags);
+    if (writes && this.writes !== undefined) return this.openForWriting(arg, f, mode ?? 0o666);
     const nofollow = (f & fsConstants.O_NOFOLLOW) !== 0;
     let r: Resolved;
     try {
@@ -250,7 +312,84 @@ export class ImageFs {
     if (writes) throw new FsError('EROFS', 'open', arg.shown);
     // Devices and FIFOs open (as on Linux), but their bytes are not the image's to serve: reads give EINVAL.
     const data = type === S_IFDIR ? null : type === S_IFREG ? this.tree.content(r.ino) : specialContent(arg.shown);
-    return new ImageFileHandle({ path: arg.shown, data, stat: (bigint) => this.statsOf(r.ino, bigint) });
+    const file: OpenedFile = { path: arg.shown, data, stat: (bigint) => this.statsOf(r.ino, bigint) };
+    if (this.writes !== undefined) {
+      // The bytes may change under the handle (a write through another handle copies the file up).
+      const tree = this.writes.tree;
+      const ino = r.ino;
+      if (type === S_IFREG) Object.defineProperty(file, 'data', { get: () => tree.content(ino) });
+      file.setattr = this.setattrOf(ino, arg.shown);
+      tree.retain(ino);
+      file.onClose = () => tree.release(ino);
+    }
+    return new ImageFileHandle(file);
+  }
+
+  /** `open` with flags that write, create or truncate, on a writable tree. */
+  private async openForWriting(arg: PathArg, f: number, mode: number): Promise<ImageFileHandle> {
+    const ops = this.writes!;
+    const tree = ops.tree;
+    const nofollow = (f & fsConstants.O_NOFOLLOW) !== 0;
+    const creat = (f & fsConstants.O_CREAT) !== 0;
+    const excl = creat && (f & fsConstants.O_EXCL) !== 0;
+    let ino = 0;
+    try {
+      ino = this.resolveArg(arg, !nofollow && !excl, 'open').ino;
+    } catch (e) {
+      if (!(e instanceof FsError) || e.code !== 'ENOENT' || !creat) throw e;
+    }
+    if (ino === 0) ino = excl ? ops.guard('open', arg.shown, undefined, () => this.createExclusive(arg, mode)) : ops.createFile(arg.key, arg.shown, mode);
+    else if (excl) throw new FsError('EEXIST', 'open', arg.shown);
+    const type = tree.modeOf(ino) & S_IFMT;
+    if (nofollow && type === S_IFLNK) throw new FsError('ELOOP', 'open', arg.shown);
+    if ((f & fsConstants.O_DIRECTORY) !== 0 && type !== S_IFDIR) throw new FsError('ENOTDIR', 'open', arg.shown);
+    const access = f & 3;
+    if (type === S_IFDIR && (access !== fsConstants.O_RDONLY || (f & fsConstants.O_TRUNC) !== 0 || creat)) throw new FsError('EISDIR', 'open', arg.shown);
+    if (type === S_IFREG && (f & fsConstants.O_TRUNC) !== 0) ops.setattr(ino, { size: 0 }, 'open', arg.shown); // Linux truncates with O_RDONLY too
+    tree.retain(ino);
+    const statsOf = (bigint: boolean): ReturnType<ImageFs['statsOf']> => this.statsOf(ino, bigint);
+    const special = specialContent(arg.shown);
+    const file: OpenedFile = {
+      path: arg.shown,
+      get data(): FileContent | null { return type === S_IFDIR ? null : type === S_IFREG ? tree.content(ino) : special; },
+      stat: statsOf,
+      readable: access !== fsConstants.O_WRONLY,
+      setattr: this.setattrOf(ino, arg.shown),
+      onClose: () => tree.release(ino),
+    };
+    if (access !== fsConstants.O_RDONLY) {
+      file.writer = {
+        append: (f & fsConstants.O_APPEND) !== 0,
+        write: async (position, bytes) => {
+          if (type !== S_IFREG) throw new FsError('EINVAL', 'write', arg.shown);
+          try {
+            return await tree.write(ino, position, bytes);
+          } catch (e) {
+            if (e instanceof FsError) throw new FsError(e.code, 'write', arg.shown, undefined, e.cause);
+            throw e;
+          }
+        },
+        size: () => tree.attrs(ino).size,
+        sync: () => tree.sync(),
+      };
+    }
+    return new ImageFileHandle(file);
+  }
+
+  /** `O_CREAT | O_EXCL`: a new file, or `EEXIST` for anything there (a symlink too). */
+  private createExclusive(arg: PathArg, mode: number): number {
+    const ops = this.writes!;
+    const p = ops.parent(arg.key, 'open', arg.shown);
+    if (p.name === '' || p.name === '.' || p.name === '..' || ops.tree.lookup(p.dir, p.name) !== 0) throw new FsError('EEXIST', 'open', arg.shown);
+    if (p.trailingSlash) throw new FsError('EISDIR', 'open', arg.shown);
+    return ops.tree.create(p.dir, p.name, ops.spec(p.dir, S_IFREG, mode));
+  }
+
+  private setattrOf(ino: number, shown: string): (attrs: Parameters<WritableFsTree['setattr']>[1], syscall: string) => void {
+    return (attrs, syscall) => {
+      if (syscall === 'fchown') this.writeOps(syscall, shown).chown(ino, attrs.uid ?? -1, attrs.gid ?? -1, syscall, shown);
+      else this.writeOps(syscall, shown).setattr(ino, attrs, syscall, shown);
+    };
   }
 
   /** A Node `Readable` of the bytes `[start, end]` (inclusive) of a file. */
@@ -266,7 +405,7 @@ export class ImageFs {
     this.resolveArg(pathArg(path), true, 'statfs');
     const bsize = 4096;
     const s: ImageStatFs = {
-      type: FUSE_SUPER_MAGIC, bsize, blocks: Math.ceil(this.tree.totalBytes / bsize), bfree: 0, bavail: 0, files: this.tree.inodeCount, ffree: 0,
+      type: FUSE_SUPER_MAGIC, bsize, blocks: Math.ceil(this.tree.totalBytes / bsize), bfree: this.writable ? 1 << 30 : 0, bavail: this.writable ? 1 << 30 : 0, files: this.tree.inodeCount, ffree: this.writable ? 1 << 30 : 0,
     };
     if (options?.bigint !== true) return s;
     return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, BigInt(v)])) as unknown as ImageStatFs<bigint>;
@@ -305,6 +444,199 @@ export class ImageFs {
       const prefix = p === '/' ? '/' : p + '/';
       for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i]!.ino, prefix + kids[i]!.name]);
     }
+  }
+
+  // ---- Writing (a writable tree; EROFS otherwise) ----
+
+  /** Writes `data` to a file, replacing it (or as `flag` says); made with `mode` (default 0o666) when missing. */
+  async writeFile(path: PathLike | ImageFileHandle, data: string | NodeJS.ArrayBufferView | Iterable<string | NodeJS.ArrayBufferView> | AsyncIterable<string | NodeJS.ArrayBufferView>, options?: WriteFileOptions | BufferEncoding | null): Promise<void> {
+    const opts = typeof options === 'string' ? { encoding: options } : options ?? {};
+    const fh = path instanceof ImageFileHandle ? path : await this.open(path, opts.flag ?? 'w', opts.mode ?? 0o666);
+    try {
+      opts.signal?.throwIfAborted();
+      const encoding = opts.encoding ?? undefined;
+      if (typeof data === 'string' || ArrayBuffer.isView(data)) await fh.writeFile(dataArg(data, encoding));
+      else for await (const chunk of data as AsyncIterable<string | NodeJS.ArrayBufferView>) await fh.writeFile(dataArg(chunk, encoding));
+    } finally {
+      if (!(path instanceof ImageFileHandle)) await fh.close();
+    }
+  }
+
+  /** Appends `data` to a file, made when missing. */
+  async appendFile(path: PathLike | ImageFileHandle, data: string | NodeJS.ArrayBufferView, options?: WriteFileOptions | BufferEncoding | null): Promise<void> {
+    const opts = typeof options === 'string' ? { encoding: options } : options ?? {};
+    await this.writeFile(path, data, { ...opts, flag: opts.flag ?? 'a' });
+  }
+
+  /** `truncate(2)`: the file (symlinks followed) becomes `len` bytes; a lower file's data is not copied. */
+  async truncate(path: PathLike, len = 0): Promise<void> {
+    const arg = pathArg(path);
+    const ops = this.writeOps('open', arg.shown);
+    const { ino } = this.resolveArg(arg, true, 'open');
+    const type = this.tree.modeOf(ino) & S_IFMT;
+    if (type === S_IFDIR) throw new FsError('EISDIR', 'open', arg.shown);
+    if (type !== S_IFREG) throw new FsError('EINVAL', 'truncate', arg.shown);
+    ops.setattr(ino, { size: len }, 'ftruncate', arg.shown);
+  }
+
+  /** Changes permission bits (symlinks followed). */
+  async chmod(path: PathLike, mode: number | string): Promise<void> {
+    this.setattrAt(path, true, 'chmod', { mode: typeof mode === 'string' ? parseInt(mode, 8) : mode });
+  }
+
+  /** Changes the permission bits of a symlink itself (Linux: `EOPNOTSUPP`; here as Node on Linux: not supported). */
+  async lchmod(path: PathLike, mode: number): Promise<void> {
+    this.setattrAt(path, false, 'lchmod', { mode });
+  }
+
+  /** Changes owner and group (symlinks followed); -1 keeps one. */
+  async chown(path: PathLike, uid: number, gid: number): Promise<void> {
+    this.chownAt(path, true, 'chown', uid, gid);
+  }
+
+  /** Changes owner and group of a symlink itself. */
+  async lchown(path: PathLike, uid: number, gid: number): Promise<void> {
+    this.chownAt(path, false, 'lchown', uid, gid);
+  }
+
+  /** Sets access and modification times (symlinks followed), to the nanosecond with `bigint` nanoseconds. */
+  async utimes(path: PathLike, atime: TimeLike, mtime: TimeLike): Promise<void> {
+    this.setattrAt(path, true, 'utime', { atime: toTimespec(atime, 'atime'), mtime: toTimespec(mtime, 'mtime') });
+  }
+
+  /** Sets the times of a symlink itself. */
+  async lutimes(path: PathLike, atime: TimeLike, mtime: TimeLike): Promise<void> {
+    this.setattrAt(path, false, 'lutime', { atime: toTimespec(atime, 'atime'), mtime: toTimespec(mtime, 'mtime') });
+  }
+
+  /** Makes a directory (`recursive`: with its parents; resolves to the first one made). */
+  async mkdir(path: PathLike, options?: MkdirOptions | number | string | null): Promise<string | undefined> {
+    const arg = pathArg(path);
+    const opts: { recursive?: boolean; mode?: number | string } = typeof options === 'object' && options !== null ? options : { mode: options ?? undefined };
+    const mode = typeof opts.mode === 'string' ? parseInt(opts.mode, 8) : opts.mode ?? 0o777;
+    const ops = this.writeOps('mkdir', arg.shown);
+    if (opts.recursive) return ops.mkdirRecursive(arg.key, arg.shown, mode);
+    ops.mkdir(arg.key, arg.shown, mode);
+    return undefined;
+  }
+
+  /** Removes an empty directory. */
+  async rmdir(path: PathLike): Promise<void> {
+    const arg = pathArg(path);
+    this.writeOps('rmdir', arg.shown).rmdir(arg.key, arg.shown);
+  }
+
+  /** Removes a file or (with `recursive`) a directory tree; `force` ignores a missing path. */
+  async rm(path: PathLike, options: RmOptions = {}): Promise<void> {
+    rmCall(this.writeOps('rm', pathArg(path).shown), path, options);
+  }
+
+  /** Removes a name that is not a directory; a name of the image leaves a whiteout. */
+  async unlink(path: PathLike): Promise<void> {
+    const arg = pathArg(path);
+    this.writeOps('unlink', arg.shown).unlink(arg.key, arg.shown);
+  }
+
+  /** Makes a symlink at `path` to `target` (kept verbatim). `type` is accepted for Node's shape. */
+  async symlink(target: PathLike, path: PathLike, type?: string | null): Promise<void> {
+    void type;
+    const t = pathArg(target);
+    const arg = pathArg(path);
+    this.writeOps('symlink', t.shown).symlink(t.key, arg.key, arg.shown);
+  }
+
+  /** Gives the inode at `existingPath` (a final symlink not followed) the name `newPath`. */
+  async link(existingPath: PathLike, newPath: PathLike): Promise<void> {
+    const a = pathArg(existingPath);
+    const b = pathArg(newPath);
+    this.writeOps('link', a.shown, b.shown).link(a.key, a.shown, b.key, b.shown);
+  }
+
+  /**
+   * `renameat2(2)`: moves `oldPath` to `newPath`, replacing what is there (a directory only by a
+   * directory, and an empty one). `flags`: `constants.RENAME_NOREPLACE` (`EEXIST` when the target
+   * exists), `RENAME_EXCHANGE` (swaps the two; both must exist), `RENAME_WHITEOUT` (leaves a
+   * whiteout at the source). Symlinks are moved as links; directories of the image move without
+   * copying. Another `ImageFs` as target is `EXDEV` (see {@link ImageFs.renameTo}).
+   */
+  async rename(oldPath: PathLike, newPath: PathLike, flags = 0): Promise<void> {
+    const a = pathArg(oldPath);
+    const b = pathArg(newPath);
+    this.writeOps('rename', a.shown, b.shown).rename(a.key, a.shown, b.key, b.shown, flags);
+  }
+
+  /** `rename` into another `ImageFs`: `EXDEV` unless it is this one (as across mounts). */
+  async renameTo(oldPath: PathLike, target: ImageFs, newPath: PathLike, flags = 0): Promise<void> {
+    if (target !== this) throw new FsError('EXDEV', 'rename', pathArg(oldPath).shown, pathArg(newPath).shown);
+    await this.rename(oldPath, newPath, flags);
+  }
+
+  /** Copies a file's bytes and permission bits; `mode` `COPYFILE_EXCL` fails with `EEXIST` when `dest` exists. */
+  async copyFile(src: PathLike, dest: PathLike, mode = 0): Promise<void> {
+    await copyFileCall(this.writeOps('copyfile', pathArg(src).shown, pathArg(dest).shown), src, dest, mode);
+  }
+
+  /** Copies files, symlinks, devices and (with `recursive`) directories, inside this file system. */
+  async cp(src: PathLike, dest: PathLike, options: CpOptions = {}): Promise<void> {
+    await cpCall(this.writeOps('cp', pathArg(src).shown, pathArg(dest).shown), src, dest, options);
+  }
+
+  /** Makes a unique directory `prefix` + six characters (mode 0700) and resolves to its path. */
+  async mkdtemp(prefix: string): Promise<string> {
+    return mkdtempCall(this.writeOps('mkdtemp', prefix), prefix);
+  }
+
+  /** Makes a FIFO, a device (`mode` with `S_IFCHR`/`S_IFBLK`, `rdev` as `makedev` or `{ major, minor }`) or an empty file. */
+  async mknod(path: PathLike, mode: number, rdev: number | bigint | { major: number; minor: number } = 0): Promise<void> {
+    const arg = pathArg(path);
+    const dev = typeof rdev === 'object' ? rdev : splitRdev(BigInt(rdev));
+    this.writeOps('mknod', arg.shown).mknod(arg.key, arg.shown, mode, dev.major, dev.minor);
+  }
+
+  /** Makes a FIFO (`mkfifo(3)`). */
+  async mkfifo(path: PathLike, mode = 0o666): Promise<void> {
+    await this.mknod(path, 0o010000 | (mode & 0o7777));
+  }
+
+  /** Sets an extended attribute (`flags`: 1 create only, 2 replace only). */
+  async setxattr(path: PathLike, name: string, value: string | Uint8Array, options: SetXattrOptions = {}): Promise<void> {
+    const arg = pathArg(path);
+    const ops = this.writeOps('setxattr', arg.shown);
+    const { ino } = this.resolveArg(arg, !options.nofollow, 'setxattr');
+    ops.guard('setxattr', arg.shown, undefined, () => ops.tree.setxattr(ino, name, typeof value === 'string' ? Buffer.from(value) : value, options.flags ?? 0));
+  }
+
+  /** Removes an extended attribute (`ENODATA` when the file has none of that name). */
+  async removexattr(path: PathLike, name: string, options: XattrOptions = {}): Promise<void> {
+    const arg = pathArg(path);
+    const ops = this.writeOps('removexattr', arg.shown);
+    const { ino } = this.resolveArg(arg, !options.nofollow, 'removexattr');
+    ops.guard('removexattr', arg.shown, undefined, () => ops.tree.removexattr(ino, name));
+  }
+
+  /** Makes every change so far durable (`syncfs`): fsync of the upper's journal. */
+  async sync(): Promise<void> {
+    if (this.writes !== undefined) await this.writes.tree.sync();
+  }
+
+  /** The write side, or `EROFS` for a read-only tree. */
+  private writeOps(syscall: string, path: string, dest?: string): WriteOps {
+    if (this.writes === undefined) throw new FsError('EROFS', syscall, path, dest);
+    return this.writes;
+  }
+
+  private chownAt(path: PathLike, follow: boolean, syscall: string, uid: number, gid: number): void {
+    const arg = pathArg(path);
+    const ops = this.writeOps(syscall, arg.shown);
+    const { ino } = this.resolveArg(arg, follow, syscall);
+    ops.chown(ino, uid, gid, syscall, arg.shown);
+  }
+
+  private setattrAt(path: PathLike, follow: boolean, syscall: string, attrs: Parameters<WritableFsTree['setattr']>[1]): void {
+    const arg = pathArg(path);
+    const ops = this.writeOps(syscall, arg.shown);
+    const { ino } = this.resolveArg(arg, follow, syscall);
+    ops.setattr(ino, attrs, syscall, arg.shown);
   }
 
   /** Closes the layers the file system was made from. */
@@ -397,6 +729,13 @@ function argType(name: string, expected: string, value: unknown): TypeError {
   const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${what}`) as TypeError & { code: string };
   err.code = 'ERR_INVALID_ARG_TYPE';
   return err;
+}
+
+/** glibc's `major`/`minor` of a device number. */
+function splitRdev(dev: bigint): { major: number; minor: number } {
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  return { major, minor };
 }
 
 /** The content of a device or FIFO opened through the image: every read fails with `EINVAL`. */

@@ -101,3 +101,103 @@ export interface FsTree {
   /** The sum of file sizes, in bytes (for `statfs`). */
   readonly totalBytes: number;
 }
+
+/** What {@link WritableFsTree.create} makes: a new inode's type, permissions, owner and device numbers. */
+export interface CreateSpec {
+  /** Full `st_mode`: type bits (`S_IFREG`, `S_IFDIR`, `S_IFLNK`, `S_IFCHR`, `S_IFBLK`, `S_IFIFO`) and permission bits. */
+  mode: number;
+  /** Owner user id (default 0). */
+  uid?: number;
+  /** Owner group id (default 0). */
+  gid?: number;
+  /** Devices: major number. */
+  rdevMajor?: number;
+  /** Devices: minor number. */
+  rdevMinor?: number;
+  /** Symlinks: the target (raw-name string). */
+  target?: string;
+}
+
+/** The attributes {@link WritableFsTree.setattr} changes (as FUSE SETATTR and `chmod`/`chown`/`truncate`/`utimes`). */
+export interface SetAttrs {
+  /** Permission bits (`0o7777`); the type bits are kept. */
+  mode?: number;
+  /** Owner user id. */
+  uid?: number;
+  /** Owner group id. */
+  gid?: number;
+  /** New size of a regular file (`truncate`). */
+  size?: number;
+  /** Access time, or `'now'`. */
+  atime?: Timespec | 'now';
+  /** Modification time, or `'now'`. */
+  mtime?: Timespec | 'now';
+}
+
+/**
+ * `renameat2(2)` flags, as {@link WritableFsTree.rename} takes them.
+ *
+ * @example
+ * ```ts
+ * tree.rename(dir, 'a', dir, 'b', RenameFlags.EXCHANGE);
+ * ```
+ */
+export const RenameFlags = Object.freeze({ NOREPLACE: 1, EXCHANGE: 2, WHITEOUT: 4 } as const);
+
+/**
+ * A {@link FsTree} that can change: the seam the writable upper layer (`UpperTree`) offers to
+ * `ImageFs` and to the FUSE server. Everything is addressed by inode number and name, as FUSE
+ * addresses it; metadata calls are synchronous (they are in memory, and journalled before they
+ * return when the upper lives on disk); data calls are async.
+ *
+ * Failures throw an `FsError` with Node's `code` and `errno` and the failing call as `syscall`
+ * (`path` is the name concerned; `ImageFs` rethrows with the caller's paths). A failed call
+ * changes nothing.
+ *
+ * @example
+ * ```ts
+ * const ino = tree.create(ROOT_INO, 'hello.txt', { mode: 0o100644 });
+ * await tree.write(ino, 0, Buffer.from('hi\n'));
+ * tree.rename(ROOT_INO, 'hello.txt', ROOT_INO, 'greeting.txt', RenameFlags.NOREPLACE);
+ * ```
+ */
+export interface WritableFsTree extends FsTree {
+  /** Always true: tells a writable tree from a read-only one. */
+  readonly writable: true;
+  /** Makes `name` in directory `dir` (any type but hardlinks); returns the new inode. `EEXIST`, `ENOTDIR`, `ENAMETOOLONG`. */
+  create(dir: number, name: string, spec: CreateSpec): number;
+  /** Gives inode `ino` (not a directory) another name. `EEXIST`, `EPERM` for a directory, `EMLINK`. */
+  link(ino: number, dir: number, name: string): void;
+  /** Removes a name that is not a directory (`EISDIR` for one). A lower entry leaves a whiteout. */
+  unlink(dir: number, name: string): void;
+  /** Removes an empty directory (`ENOTEMPTY`, `ENOTDIR`). A lower directory leaves a whiteout. */
+  rmdir(dir: number, name: string): void;
+  /** `renameat2`: moves (or with `EXCHANGE` swaps) entries; flags from {@link RenameFlags}. */
+  rename(fromDir: number, fromName: string, toDir: number, toName: string, flags?: number): void;
+  /** Changes attributes (metadata only: a lower file's data is never copied for this). */
+  setattr(ino: number, attrs: SetAttrs): void;
+  /** Sets an extended attribute; `flags` 1 = `XATTR_CREATE` (`EEXIST`), 2 = `XATTR_REPLACE` (`ENODATA`). */
+  setxattr(ino: number, name: string, value: Uint8Array, flags?: number): void;
+  /** Removes an extended attribute (`ENODATA` when absent). */
+  removexattr(ino: number, name: string): void;
+  /** Writes bytes into a regular file at `position` (extending it); resolves to the bytes written. */
+  write(ino: number, position: number, data: Uint8Array): Promise<number>;
+  /** Makes the changes so far durable (fsync of the upper's journal; nothing to do in memory). */
+  sync(): Promise<void>;
+  /** Counts an open handle of `ino`: an unlinked inode's data stays until {@link WritableFsTree.release}. */
+  retain(ino: number): void;
+  /** Ends what {@link WritableFsTree.retain} began. */
+  release(ino: number): void;
+}
+
+/**
+ * True when `tree` is a {@link WritableFsTree}.
+ *
+ * @example
+ * ```ts
+ * if (isWritableTree(fs.tree)) fs.tree.unlink(ROOT_INO, 'old');
+ * ```
+ */
+export function isWritableTree(tree: FsTree): tree is WritableFsTree {
+  return (tree as Partial<WritableFsTree>).writable === true;
+}
