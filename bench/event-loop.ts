@@ -20,9 +20,10 @@ import { openIndexedLayer, spanIndexOf } from '../src/layer/indexed-layer.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { FileSource } from '../src/source/file-source.js';
 import type { ReadAtSource } from '../src/source/read-at.js';
-import { buildImage, file, seededRandom, writeLayout, type TarRecord } from '../src/testing/builder/index.js';
+import { buildImage, seededRandom, writeLayout } from '../src/testing/builder/index.js';
 import { pushLayout, startRegistry } from '../src/testing/registry/index.js';
 import { median } from './lib/measure.js';
+import { syntheticRecords } from './lib/synthetic.js';
 
 const MIB = Number(process.env.MIB ?? 64);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -30,16 +31,6 @@ const READS = Number(process.env.READS ?? 64);
 const SPAN = Number(process.env.SPAN ?? 4 * 1024 * 1024);
 const REPO = 'bench/event-loop';
 
-function records(total: number): TarRecord[] {
-  const next = seededRandom(77);
-  const out: TarRecord[] = [];
-  for (let at = 0, i = 0; at < total; i++) {
-    const size = Math.min(total - at, 1024 + (next() % (191 * 1024)));
-    out.push(file(`usr/lib/f${i}`, { seed: i, size, kind: next() % 4 === 0 ? 'random' : 'text' }));
-    at += size + 512;
-  }
-  return out;
-}
 
 interface Row { wall: number; p50: number; p99: number; max: number }
 
@@ -59,7 +50,7 @@ const dir = await mkdtemp(join(tmpdir(), 'imagefs-event-loop-'));
 const reg = await startRegistry();
 const pool = new SpanPool();
 try {
-  const image = await buildImage({ layers: [{ entries: records(MIB * 1024 * 1024), compression: { kind: 'gnu-gzip', level: 6 } }] });
+  const image = await buildImage({ layers: [{ entries: syntheticRecords(MIB * 1024 * 1024, 77), compression: { kind: 'gnu-gzip', level: 6 } }] });
   await writeLayout(join(dir, 'layout'), [{ image, tag: 'v1' }]);
   await pushLayout(reg, { layoutDir: join(dir, 'layout'), tag: 'v1', repo: REPO, destTag: 'v1' });
   const layer = image.layers[0]!;

@@ -9,36 +9,21 @@
 // exists, else a synthetic MIB MiB layer. The CLI is bundled from src/ into node_modules/.cache
 // first (tsup, no config), so the bench measures the current source; each imagefs run gets a new
 // empty --cache directory (cold).
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage, file, readDiskTree, seededRandom, writeLayout, type DiskNode, type TarRecord } from '../src/testing/builder/index.js';
+import { buildImage, readDiskTree, writeLayout, type DiskNode } from '../src/testing/builder/index.js';
 import { pushLayout, startRegistry } from '../src/testing/registry/index.js';
-import { median, type Sample } from './lib/measure.js';
+import { median, type Sample, timeCommand } from './lib/measure.js';
+import { syntheticRecords } from './lib/synthetic.js';
+import { bundleCli } from './lib/cli-bundle.js';
 
 const MIB = Number(process.env.MIB ?? 120);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DEBIAN = process.env.DEBIAN ?? '/var/cache/imagefs-test/debian-bookworm-minbase.tar';
 
-function records(total: number): TarRecord[] {
-  const next = seededRandom(2024);
-  const out: TarRecord[] = [];
-  for (let at = 0, i = 0; at < total; i++) {
-    const size = Math.min(total - at, 1024 + (next() % (191 * 1024)));
-    out.push(file(`usr/lib/f${i}`, { seed: i, size, kind: next() % 4 === 0 ? 'random' : 'text' }));
-    at += size + 512;
-  }
-  return out;
-}
 
-function timed(command: string): Sample {
-  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%R %U %S'; time ${command} > /dev/null`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command} failed: ${r.stderr}`);
-  const [real, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number];
-  return { wall: real * 1000, cpu: (user + sys) * 1000 };
-}
 
 function differences(a: Map<string, DiskNode>, b: Map<string, DiskNode>): string[] {
   const view = (n: DiskNode | undefined): string => n === undefined ? 'missing' : JSON.stringify({ ...n, ino: 0, mtime: 0, mtimeNs: String(n.mtimeNs), size: n.type === 'dir' ? 0 : n.size, xattrs: Object.fromEntries(Object.entries(n.xattrs).map(([k, v]) => [k, Buffer.from(v).toString('hex')])) });
@@ -54,12 +39,9 @@ function differences(a: Map<string, DiskNode>, b: Map<string, DiskNode>): string
 const dir = await mkdtemp(join(tmpdir(), 'imagefs-export-bench-'));
 const reg = await startRegistry();
 try {
-  const cliDir = join(process.cwd(), 'node_modules', '.cache', 'imagefs-bench-cli');
-  const bundle = spawnSync('npx', ['tsup', 'src/cli/main.ts', '--no-config', '--format', 'esm', '-d', cliDir, '--target', 'node20', '--silent'], { encoding: 'utf8' });
-  if (bundle.status !== 0) throw new Error(`bundling the CLI failed: ${bundle.stderr}`);
-  const cli = `node ${join(cliDir, 'main.js')}`;
+  const cli = bundleCli();
   const debian = existsSync(DEBIAN);
-  const image = await buildImage({ layers: [{ ...(debian ? { tar: readFileSync(DEBIAN) } : { entries: records(MIB * 1024 * 1024) }), compression: { kind: 'gnu-gzip', level: 6 } }] });
+  const image = await buildImage({ layers: [{ ...(debian ? { tar: readFileSync(DEBIAN) } : { entries: syntheticRecords(MIB * 1024 * 1024) }), compression: { kind: 'gnu-gzip', level: 6 } }] });
   await writeLayout(join(dir, 'layout'), [{ image, tag: 'v1' }]);
   await pushLayout(reg, { layoutDir: join(dir, 'layout'), tag: 'v1', repo: 'bench/export', destTag: 'v1' });
   const ref = `${reg.url.replace('http://', '')}/bench/export:v1`;
@@ -69,13 +51,13 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     const oci = join(dir, `oci-${r}`);
     const bundleDir = join(dir, `umoci-${r}`);
-    const copy = timed(`skopeo copy -q --src-tls-verify=false docker://${ref} oci:${oci}:v1`);
-    const unpack = timed(`umoci unpack --image ${oci}:v1 ${bundleDir}`);
+    const copy = timeCommand(`skopeo copy -q --src-tls-verify=false docker://${ref} oci:${oci}:v1`);
+    const unpack = timeCommand(`umoci unpack --image ${oci}:v1 ${bundleDir}`);
     rows['skopeo copy']!.push(copy);
     rows['umoci unpack']!.push(unpack);
     rows['skopeo + umoci']!.push({ wall: copy.wall + unpack.wall, cpu: copy.cpu + unpack.cpu });
     const out = join(dir, `export-${r}`);
-    rows['imagefs export (cold cache)']!.push(timed(`${cli} export --cache ${join(dir, `cache-${r}`)} ${ref} ${out}`));
+    rows['imagefs export (cold cache)']!.push(timeCommand(`${cli} export --cache ${join(dir, `cache-${r}`)} ${ref} ${out}`));
     if (r === 0) {
       const diff = differences(await readDiskTree(out), await readDiskTree(join(bundleDir, 'rootfs')));
       console.log(`trees: ${diff.length === 0 ? 'equal' : `${diff.length} differences, first: ${diff[0]}`}`);

@@ -11,7 +11,6 @@
 // node_modules/.cache first (tsup, no config), so the bench measures the current source.
 // Rows that say where the time goes: `node CLI --version` (start-up and module loading) and
 // in-process buildIndex over the registry blob and over the layout's file.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -19,42 +18,23 @@ import { join } from 'node:path';
 import { buildIndex } from '../src/layer/build-index.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { FileSource } from '../src/source/file-source.js';
-import { buildImage, file, seededRandom, writeLayout, type TarRecord } from '../src/testing/builder/index.js';
+import { buildImage, writeLayout, type TarRecord } from '../src/testing/builder/index.js';
 import { pushLayout, startRegistry } from '../src/testing/registry/index.js';
-import { gzipDc, measure, median, type Sample } from './lib/measure.js';
+import { gzipDc, measure, median, type Sample, timeCommand } from './lib/measure.js';
+import { syntheticRecords } from './lib/synthetic.js';
+import { bundleCli } from './lib/cli-bundle.js';
 
 const MIB = Number(process.env.MIB ?? 120);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DEBIAN = process.env.DEBIAN ?? '/var/cache/imagefs-test/debian-bookworm-minbase.tar';
 
-function records(total: number): TarRecord[] {
-  const next = seededRandom(2024);
-  const out: TarRecord[] = [];
-  for (let at = 0, i = 0; at < total; i++) {
-    const size = Math.min(total - at, 1024 + (next() % (191 * 1024)));
-    out.push(file(`usr/lib/f${i}`, { seed: i, size, kind: next() % 4 === 0 ? 'random' : 'text' }));
-    at += size + 512;
-  }
-  return out;
-}
 
-/** Wall time of a command, by bash's `time` (so process start-up is included). */
-function timed(command: string): Sample {
-  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%R %U %S'; time ${command} > /dev/null`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command} failed: ${r.stderr}`);
-  const [real, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number];
-  return { wall: real * 1000, cpu: (user + sys) * 1000 };
-}
 
 const dir = await mkdtemp(join(tmpdir(), 'imagefs-index-e2e-'));
 const reg = await startRegistry();
 try {
-  // Inside the checkout, so that the bundle finds node_modules.
-  const cliDir = join(process.cwd(), 'node_modules', '.cache', 'imagefs-bench-cli');
-  const bundle = spawnSync('npx', ['tsup', 'src/cli/main.ts', '--no-config', '--format', 'esm', '-d', cliDir, '--target', 'node20', '--silent'], { encoding: 'utf8' });
-  if (bundle.status !== 0) throw new Error(`bundling the CLI failed: ${bundle.stderr}`);
-  const cli = `node ${join(cliDir, 'main.js')}`;
-  const layers: Array<[string, TarRecord[] | Uint8Array]> = [[`synthetic ${MIB} MiB`, records(MIB * 1024 * 1024)]];
+  const cli = bundleCli();
+  const layers: Array<[string, TarRecord[] | Uint8Array]> = [[`synthetic ${MIB} MiB`, syntheticRecords(MIB * 1024 * 1024)]];
   if (existsSync(DEBIAN)) layers.push(['Debian bookworm minbase', readFileSync(DEBIAN)]);
   console.log(`node ${process.version}, ${ROUNDS} rounds (median); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   for (const [n, [name, content]] of layers.entries()) {
@@ -74,9 +54,9 @@ try {
     };
     for (let r = 0; r < ROUNDS; r++) {
       rows['gzip -dc']!.push(gzipDc(blobFile));
-      rows['index REF --push (registry)']!.push(timed(`${cli} index ${ref} --push --no-cache`));
-      rows['index oci:DIR (layout)']!.push(timed(`${cli} index oci:${layout}:v1 --no-cache`));
-      rows['node CLI --version']!.push(timed(`${cli} --version`));
+      rows['index REF --push (registry)']!.push(timeCommand(`${cli} index ${ref} --push --no-cache`));
+      rows['index oci:DIR (layout)']!.push(timeCommand(`${cli} index oci:${layout}:v1 --no-cache`));
+      rows['node CLI --version']!.push(timeCommand(`${cli} --version`));
       rows['buildIndex in-process (registry)']!.push(await measure(async () => {
         const source = new RegistrySource(ref);
         try {

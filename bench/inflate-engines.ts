@@ -12,25 +12,16 @@ import { GzipIndexBuilder } from '../src/gzip/index-builder.js';
 import { setInflateEngine } from '../src/gzip/inflater.js';
 import { GzipSpanReader } from '../src/gzip/span-reader.js';
 import { BufferSource } from '../src/source/read-at.js';
-import { compress, file, seededRandom, writeTar, type TarRecord } from '../src/testing/builder/index.js';
+import { compress, seededRandom, writeTar } from '../src/testing/builder/index.js';
 import { median } from './lib/measure.js';
+import { syntheticRecords } from './lib/synthetic.js';
 
 const MIB = Number(process.env.MIB ?? 48);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const READS = Number(process.env.READS ?? 40);
 
-function records(total: number): TarRecord[] {
-  const next = seededRandom(2024);
-  const out: TarRecord[] = [];
-  for (let at = 0, i = 0; at < total; i++) {
-    const size = Math.min(total - at, 1024 + (next() % (191 * 1024)));
-    out.push(file(`usr/lib/f${i}`, { seed: i, size, kind: next() % 4 === 0 ? 'random' : 'text' }));
-    at += size + 512;
-  }
-  return out;
-}
 
-const tar = writeTar(records(MIB * 1024 * 1024));
+const tar = writeTar(syntheticRecords(MIB * 1024 * 1024));
 const blob = await compress(tar, { kind: 'gnu-gzip', level: 6 });
 const rows: Record<string, number[]> = {};
 const time = (name: string, run: () => void): void => {

@@ -17,9 +17,10 @@ import { buildIndex, type BuiltLayerIndex } from '../src/layer/build-index.js';
 import { openIndexedLayer } from '../src/layer/indexed-layer.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { FileSource } from '../src/source/file-source.js';
-import { buildImage, file, seededRandom, writeLayout, type Compression, type TarRecord } from '../src/testing/builder/index.js';
+import { buildImage, seededRandom, writeLayout, type Compression } from '../src/testing/builder/index.js';
 import { pushLayout, startFaultProxy, startRegistry } from '../src/testing/registry/index.js';
 import { measure, gzipDc, gunzipStream, median, type Sample } from './lib/measure.js';
+import { syntheticRecords } from './lib/synthetic.js';
 
 const MIB = Number(process.env.MIB ?? 120);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -27,17 +28,6 @@ const SPAN = Number(process.env.SPAN ?? 4 * 1024 * 1024);
 const READS = Number(process.env.READS ?? 7);
 const REPO = 'bench/lazy';
 
-/** Files of 1-192 KiB, a quarter random (binaries), the rest text-like, up to `total` bytes. */
-function records(total: number): TarRecord[] {
-  const next = seededRandom(2024);
-  const out: TarRecord[] = [];
-  for (let at = 0, i = 0; at < total; i++) {
-    const size = Math.min(total - at, 1024 + (next() % (191 * 1024)));
-    out.push(file(`usr/lib/f${i}`, { seed: i, size, kind: next() % 4 === 0 ? 'random' : 'text' }));
-    at += size + 512;
-  }
-  return out;
-}
 
 const mbps = (bytes: number, ms: number): string => (bytes / 1e6 / (ms / 1000)).toFixed(0);
 
@@ -103,7 +93,7 @@ const reg = await startRegistry();
 const proxy = await startFaultProxy({ target: reg.url });
 try {
   const kinds: Array<[string, Compression]> = [['GNU gzip -6', { kind: 'gnu-gzip', level: 6 }], ['sync-flushed (Go style, 64 KiB)', { kind: 'gzip-sync', flushEvery: 64 * 1024 }]];
-  const image = await buildImage({ layers: kinds.map(([, compression]) => ({ entries: records(MIB * 1024 * 1024), compression })) });
+  const image = await buildImage({ layers: kinds.map(([, compression]) => ({ entries: syntheticRecords(MIB * 1024 * 1024), compression })) });
   await writeLayout(join(dir, 'layout'), [{ image, tag: 'v1' }]);
   await pushLayout(reg, { layoutDir: join(dir, 'layout'), tag: 'v1', repo: REPO, destTag: 'v1' });
   console.log(`node ${process.version}, ${MIB} MiB tar per layer, ${ROUNDS} rounds (median), span ${SPAN}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

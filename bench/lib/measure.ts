@@ -18,12 +18,17 @@ export async function measure(run: () => Promise<unknown>): Promise<Sample> {
   return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
-/** `gzip -dc PATH > /dev/null`, timed by bash's `time`. */
-export function gzipDc(path: string): Sample {
-  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%R %U %S'; time gzip -dc '${path}' > /dev/null`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gzip -dc failed: ${r.stderr}`);
+/** A shell command with its output discarded, timed by bash's `time` (wall, and user + system CPU). */
+export function timeCommand(command: string): Sample {
+  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%R %U %S'; time ${command} > /dev/null`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${command} failed: ${r.stderr}`);
   const [real, user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number];
   return { wall: real * 1000, cpu: (user + sys) * 1000 };
+}
+
+/** `gzip -dc PATH > /dev/null`, timed by bash's `time`. */
+export function gzipDc(path: string): Sample {
+  return timeCommand(`gzip -dc '${path}'`);
 }
 
 /** node:zlib's streaming gunzip of a file, output discarded. */
