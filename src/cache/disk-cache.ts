@@ -1,4 +1,5 @@
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat, unlink, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { throwIfAborted } from '../errors/image-fs-error.js';
 import { FileSource } from '../source/file-source.js';
@@ -8,6 +9,7 @@ import { entryPath, prepareCacheDir } from './disk-layout.js';
 import { DiskUsage } from './disk-usage.js';
 import { DiskWriter } from './disk-writer.js';
 import { validateCacheKey } from './keys.js';
+import { storageError } from './storage-error.js';
 import type { BlobCache, CacheCreateOptions, CacheWriter } from './types.js';
 
 /** Options of {@link DiskCache.open}. */
@@ -24,6 +26,7 @@ export interface DiskCacheOptions {
 }
 
 const SIX_HOURS = 6 * 60 * 60 * 1000;
+const USE_MARK_MS = 60 * 1000;
 
 /**
  * A {@link BlobCache} in a directory, safe to share between processes. Layout (docs/cache.md):
@@ -82,7 +85,9 @@ export class DiskCache implements BlobCache {
     this.assertOpen();
     const path = entryPath(this.dir, validateCacheKey(key));
     throwIfAborted(options?.signal);
-    if (!(await this.isEntry(path))) return undefined;
+    const info = await this.entryInfo(path);
+    if (info === undefined) return undefined;
+    this.markUsed(path, info.atimeMs, info.mtime);
     let source: FileSource;
     try {
       source = await FileSource.open(path, { noFollow: true, signal: options?.signal });
@@ -109,6 +114,9 @@ export class DiskCache implements BlobCache {
       durable: this.durable,
       onDone: (w) => this.writers.delete(w),
       onCommitted: (path, size) => this.committed(path, size),
+      onStorageError: (error) => storageError(error, this.dir),
+    }).catch((error: unknown) => {
+      throw storageError(error, this.dir);
     });
     if (this.closed) {
       await writer.abort();
@@ -134,13 +142,28 @@ export class DiskCache implements BlobCache {
   }
 
   private async isEntry(path: string): Promise<boolean> {
+    return (await this.entryInfo(path)) !== undefined;
+  }
+
+  private async entryInfo(path: string): Promise<Stats | undefined> {
     try {
-      return (await lstat(path)).isFile();
+      const info = await lstat(path);
+      return info.isFile() ? info : undefined;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Sets the file's atime to now (at most once a minute per entry; best effort), so that other
+   * processes (`imagefs cache prune`) see it in use: relatime mounts would not update it on read.
+   */
+  private markUsed(path: string, atimeMs: number, mtime: Date): void {
+    const now = Date.now();
+    if (now - atimeMs < USE_MARK_MS) return;
+    void utimes(path, new Date(now), mtime).catch(() => {});
   }
 
   private async committed(path: string, size: number): Promise<void> {

@@ -19,6 +19,8 @@ export interface DiskWriterTarget {
   onCommitted(path: string, size: number): Promise<void>;
   /** Called once when the writer commits or aborts, so the cache can forget it. */
   onDone(writer: DiskWriter): void;
+  /** Maps a failed write or publish (ENOSPC, EROFS...) to the error to throw. Default: as it is. */
+  onStorageError?(error: unknown): unknown;
 }
 
 const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
@@ -63,7 +65,7 @@ export class DiskWriter implements CacheWriter {
       }
     } catch (error) {
       await this.abort();
-      throw error;
+      throw this.target.onStorageError?.(error) ?? error;
     }
   }
 
@@ -79,7 +81,7 @@ export class DiskWriter implements CacheWriter {
     } catch (error) {
       this.state = 'open';
       await this.abort();
-      throw error;
+      throw this.target.onStorageError?.(error) ?? error;
     }
     this.state = 'committed';
     this.target.onDone(this);

@@ -17,3 +17,6 @@ export { getOrFetch } from './get-or-fetch.js';
 export type { CacheFetch, GetOrFetchOptions } from './get-or-fetch.js';
 export { TieredCache } from './tiered-cache.js';
 export type { TieredCacheOptions } from './tiered-cache.js';
+export { listDiskCache, pruneDiskCache, removeFromDiskCache, DEFAULT_CACHE_MAX_BYTES, DEFAULT_IN_USE_MS } from './disk-admin.js';
+export type { DiskCacheEntry, PruneOptions } from './disk-admin.js';
+export { storageError, storageErrno } from './storage-error.js';

@@ -43,7 +43,9 @@ export function parseArgs(argv: readonly string[], commands: ReadonlyMap<string,
     throw new UsageError(`unknown option ${shown}${where}`, parsed.command?.name);
   };
   const store = (hit: { spec: OptionSpec; global: boolean }, value: string | boolean): void => {
-    (hit.global ? parsed.global : parsed.flags)[hit.spec.name] = value;
+    const into = hit.global ? parsed.global : parsed.flags;
+    const before = into[hit.spec.name];
+    into[hit.spec.name] = hit.spec.repeatable === true && typeof before === 'string' && typeof value === 'string' ? `${before}\n${value}` : value;
   };
 
   for (let i = 0; i < argv.length; i++) {

@@ -12,6 +12,8 @@ export interface OptionSpec {
   value?: string;
   /** One line for `--help`. */
   description: string;
+  /** The option may be given several times; its values are joined with newlines. */
+  repeatable?: boolean;
 }
 
 /** Where a command writes and what environment it sees. */

@@ -13,6 +13,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'cache', value: 'DIR', description: 'cache directory, created when missing (default: $XDG_CACHE_HOME/imagefs or ~/.cache/imagefs)' },
   { name: 'no-cache', description: 'use no on-disk cache' },
   { name: 'insecure', description: 'allow plain HTTP and unverified TLS for non-loopback registries' },
+  { name: 'mirror', value: 'HOST[:PORT]', repeatable: true, description: 'a registry mirror to try first, for every registry (repeatable; containers-registries.conf mirrors are read too)' },
   { name: 'json', description: 'print one JSON document (inspect, check, index, ls, stat)' },
   { name: 'quiet', short: 'q', description: 'print only the requested data: no progress or notes' },
   { name: 'debug', description: 'print stack traces with errors' },
@@ -70,6 +71,12 @@ export function buildGlobalOptions(values: Record<string, string | boolean>, env
     if (typeof cache === 'string') throw new UsageError('--cache and --no-cache contradict each other; give one');
   } else {
     options.cacheDir = typeof cache === 'string' ? cache : defaultCacheDir(env);
+  }
+  const mirror = values['mirror'];
+  if (typeof mirror === 'string') {
+    const hosts = mirror.split('\n').map((m) => m.trim());
+    if (hosts.some((h) => h === '' || /\s/.test(h))) throw new UsageError('--mirror takes HOST[:PORT] (or a URL)');
+    options.mirrors = hosts;
   }
   return options;
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_CACHE_MAX_BYTES } from '../cache/disk-admin.js';
 import { DiskCache } from '../cache/disk-cache.js';
 import { NoCache } from '../cache/no-cache.js';
 import { BlobCacheIndexCache } from '../index-store/local-index-cache.js';
@@ -5,8 +6,10 @@ import type { BlobCache } from '../cache/types.js';
 import { openImage } from '../open/open-image.js';
 import { openSource } from '../open/open-source.js';
 import type { RegistryClientOptions } from '../registry/options.js';
+import { mirrorUrl } from '../registry/registries-conf.js';
 import type { ReadOptions } from '../source/read-at.js';
 import type { ImageFs } from '../fs/image-fs.js';
+import type { UpperOptions } from '../upper/upper-tree.js';
 import { ImageFsView } from './image-fs-view.js';
 import type { CliImage, GlobalOptions } from './types.js';
 
@@ -15,6 +18,10 @@ export function registryOptions(options: GlobalOptions): RegistryClientOptions {
   const out: RegistryClientOptions = { insecure: options.insecure };
   if (options.creds) out.credentials = options.creds;
   if (options.authFile !== undefined) out.authFile = options.authFile;
+  const mirrors: Record<string, string[]> = { ...options.confMirrors };
+  // --mirror names mirrors of every registry ('*'), tried before the ones registries.conf gives.
+  if (options.mirrors !== undefined) mirrors['*'] = options.mirrors.map((m) => mirrorUrl(m, options.insecure));
+  if (Object.keys(mirrors).length > 0) out.mirrors = mirrors;
   return out;
 }
 
@@ -28,13 +35,18 @@ export async function openForCli(ref: string, options: GlobalOptions, readOption
   let cache: Promise<BlobCache> | undefined;
   try {
     const resolved = await source.resolve({ signal: readOptions.signal, platform: options.platform });
-    const openImageFs = (fsOptions?: ReadOptions): Promise<ImageFs> =>
+    const openImageFs = (fsOptions?: ReadOptions & { upper?: string | UpperOptions; background?: boolean }): Promise<ImageFs> =>
       (fs ??= (async () => {
         // --cache DIR (default under ~/.cache) keeps whole-pulled layers on disk; --no-cache keeps nothing.
-        cache ??= options.cacheDir === undefined ? Promise.resolve(new NoCache()) : DiskCache.open(options.cacheDir);
+        // The CLI's cache is bounded (DEFAULT_CACHE_MAX_BYTES, 10 GiB; `imagefs cache prune --max` trims it further).
+        cache ??= options.cacheDir === undefined ? Promise.resolve(new NoCache()) : DiskCache.open(options.cacheDir, { maxBytes: DEFAULT_CACHE_MAX_BYTES });
         // Indexes made by `imagefs index` live in the same cache; the registry's referrers come next.
         const blobs = await cache;
-        return openImage(source, { resolved, signal: (fsOptions ?? readOptions).signal, cache: blobs, indexCache: new BlobCacheIndexCache(blobs) });
+        return openImage(source, {
+          resolved, signal: (fsOptions ?? readOptions).signal, cache: blobs, indexCache: new BlobCacheIndexCache(blobs),
+          ...(fsOptions?.upper === undefined ? {} : { upper: fsOptions.upper }), // --writable [--upper DIR]
+          ...(fsOptions?.background === true && options.cacheDir !== undefined ? { background: true } : {}), // mount and run
+        });
       })());
     return {
       resolved,

@@ -2,6 +2,7 @@ import { checkPositionals, parseArgs } from './args.js';
 import { writeOut, type CliIo, type CommandSpec } from './command-spec.js';
 import { COMMANDS } from './commands/index.js';
 import { buildGlobalOptions } from './global-options.js';
+import { readRegistriesConf } from '../registry/registries-conf.js';
 import { commandHelp, generalHelp } from './help.js';
 import { openForCli } from './open.js';
 import { errorDetails, errorLine, exitCodeOf, EXIT_USAGE } from './report-error.js';
@@ -69,6 +70,8 @@ export async function runCli(argv: readonly string[], io: CliIo, options: RunCli
     }
     checkPositionals(command, parsed.positionals);
     const global = buildGlobalOptions(parsed.global, io.env);
+    // containers-registries.conf mirror entries, as users configure them for podman and CRI-O.
+    global.confMirrors = await readRegistriesConf(io.env);
     return await command.run({
       args: parsed.positionals,
       flags: parsed.flags,

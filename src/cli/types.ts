@@ -1,3 +1,4 @@
+import type { UpperOptions } from '../upper/upper-tree.js';
 import type { Platform, ResolvedImage } from '../image/types.js';
 import type { ReadOptions } from '../source/read-at.js';
 import type { ImageFs } from '../fs/image-fs.js';
@@ -67,6 +68,10 @@ export interface GlobalOptions {
   cacheDir?: string;
   /** `--insecure`: plain HTTP / unverified TLS for non-loopback registries. */
   insecure: boolean;
+  /** `--mirror HOST[:PORT]`, in order: mirrors of every registry, tried before it. */
+  mirrors?: string[];
+  /** Mirrors by registry host, read from containers-registries.conf (filled in before a command runs). */
+  confMirrors?: Record<string, string[]>;
   /** `--json`: print one JSON document. */
   json: boolean;
   /** `--quiet`: print only the requested data, no progress or notes. */
@@ -82,7 +87,7 @@ export interface CliImage {
   /** Opens the merged filesystem (may download layers). Called at most once per command. */
   openFs(options?: ReadOptions): Promise<CliFs>;
   /** The same filesystem as the full {@link ImageFs} (for `export`). */
-  openImageFs(options?: ReadOptions): Promise<ImageFs>;
+  openImageFs(options?: ReadOptions & { upper?: string | UpperOptions; background?: boolean }): Promise<ImageFs>;
   /** Releases everything (sources, layers, caches). */
   close(): Promise<void>;
 }

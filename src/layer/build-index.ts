@@ -20,7 +20,7 @@ export const DEFAULT_INDEX_READ_SIZE = 4 * 1024 * 1024;
 
 /** Options of {@link buildIndex}. */
 export interface BuildIndexOptions {
-  /** Target uncompressed bytes between checkpoints (and span digests). Default 4 MiB. */
+  /** Target uncompressed bytes between checkpoints (and span digests). Default 1 MiB (`DEFAULT_SPAN`). */
   span?: number;
   /** The layer's diff_id (sha256 of the uncompressed tar); verified at the end when given. */
   diffId?: string;

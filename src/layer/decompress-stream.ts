@@ -85,17 +85,26 @@ export async function decompressStream(
     return;
   }
   if (compression === 'gzip') {
+    let consumerError: { error: unknown } | undefined; // the pipeline reports it as a mere abort
     try {
       await pipeline(
         Readable.from(input()),
         createGunzip({ chunkSize: 1 << 20 }),
         async (output: AsyncIterable<Buffer>) => {
-          for await (const chunk of output) await onChunk(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          for await (const chunk of output) {
+            try {
+              await onChunk(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            } catch (error) {
+              consumerError = { error };
+              throw error;
+            }
+          }
         },
         signal ? { signal } : {},
       );
     } catch (error) {
       if (signal?.aborted) throw aborted(signal);
+      if (consumerError !== undefined) throw consumerError.error;
       throw corrupt(subject, compression, error);
     }
     return;

@@ -68,6 +68,13 @@ export async function fetchForeignBlob(descriptor: Descriptor, options: ReadOpti
       failures.push(`${shown}: HTTP ${res.status}`);
       continue;
     }
+    // The descriptor's size drives the allocation below: check it against what the answer says it holds first.
+    const length = res.headers.get('content-length');
+    if (length !== null && Number(length) !== descriptor.size) {
+      await res.body.cancel().catch(() => {});
+      failures.push(`${shown}: serves ${length} bytes, the descriptor says ${descriptor.size}`);
+      continue;
+    }
     const hash = createHash(algorithm);
     const out = new Uint8Array(descriptor.size);
     let got = 0;

@@ -5,7 +5,6 @@
  */
 import { invalidArgument } from '../errors/image-fs-error.js';
 import type { GzipSpanIndex } from '../gzip/checkpoint.js';
-import { GzipSpanReader } from '../gzip/span-reader.js';
 import { layerCompression } from '../image/media-types.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
 import { openIndex, type LayerIndex } from '../layer-index/layer-index.js';
@@ -13,12 +12,13 @@ import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
 import type { TarEntry } from '../tar/entry.js';
 import { notIndexableReason } from './build-index.js';
 import type { LayerContent } from './types.js';
-import { UncompressedSpanReader, type SpanReaderStats } from './uncompressed-span-reader.js';
 import type { BlobCache } from '../cache/types.js';
-import { SpanCachedSource } from './span-cached-source.js';
+import { CompressedSpans, type CompressedSpansOptions, type SpanFetchStats } from './compressed-spans.js';
+import { LazyLayerData } from './lazy-layer-data.js';
+import { spanBounds } from './span-keys.js';
 
 /** Options of {@link openIndexedLayer}. */
-export interface IndexedLayerOptions extends ReadOptions {
+export interface IndexedLayerOptions extends ReadOptions, Omit<CompressedSpansOptions, 'memory'> {
   /**
    * The digest the index blob must have (from the descriptor it was found by). The index's own
    * sha256 trailer is always checked; this binds it to a stored descriptor too.
@@ -26,9 +26,15 @@ export interface IndexedLayerOptions extends ReadOptions {
   expectedIndexDigest?: string;
   /**
    * Where decoded spans are kept, so that many reads in one span fetch and inflate it once
-   * (`openImage` passes a bounded MemoryCache). Default: none (every read fetches its span).
+   * (`openImage` passes a bounded MemoryCache). Default: none.
    */
   spanCache?: BlobCache;
+  /**
+   * Where verified compressed spans are kept in memory, so that no span is fetched twice while it
+   * is held (`openImage` passes a bounded MemoryCache). Default: none. `store` (a `DiskCache`)
+   * keeps them across processes.
+   */
+  compressedCache?: BlobCache;
 }
 
 /** A {@link LayerContent} served through an index, with the counters of its reader. */
@@ -36,8 +42,10 @@ export interface IndexedLayerContent extends LayerContent {
   readonly mode: 'lazy';
   /** The opened index. */
   readonly index: LayerIndex;
-  /** Fetches made on the blob and bytes fetched so far. */
-  readonly stats: SpanReaderStats;
+  /** Fetches made on the blob, bytes fetched and local hits so far. */
+  readonly stats: SpanFetchStats;
+  /** The layer's compressed spans (what the background download fills). */
+  readonly spans: CompressedSpans;
 }
 
 /** Views a stored {@link LayerIndex} as what the span readers need (windows inflated on demand). */
@@ -79,9 +87,10 @@ export function openLayerIndex(descriptor: Descriptor, index: Uint8Array | Layer
 
 /**
  * Opens a layer lazily through its index: `entries()` come from the index (no blob read), and
- * `data` reads the uncompressed tar with one range request per read, every span verified against
- * its digest in the index before a byte is returned (gzip layers through {@link GzipSpanReader},
- * plain tar layers through {@link UncompressedSpanReader}).
+ * `data` reads the uncompressed tar span by span ({@link LazyLayerData}): each compressed span is
+ * fetched once (one range request per run of missing spans, shared by concurrent readers), verified
+ * against its digest in the index before a byte is returned, and kept in `compressedCache` and
+ * `store` when given (a whole blob already in `store` is read instead of the network).
  *
  * The index must be bound to this exact layer: its recorded layer digest and size must match the
  * descriptor, and its own sha256 trailer (and `expectedIndexDigest` when given) must hold.
@@ -105,15 +114,34 @@ export async function openIndexedLayer(source: ImageSource, descriptor: Descript
   const opened = openLayerIndex(descriptor, index, options.expectedIndexDigest);
   const blob = await source.openBlob(descriptor, options);
   try {
-    const spans = spanIndexOf(opened);
-    const reader = layerCompression(descriptor.mediaType) === 'gzip'
-      ? new GzipSpanReader(spans, blob, { subject: descriptor.digest })
-      : new UncompressedSpanReader(spans, blob, descriptor.digest);
-    const data = options.spanCache === undefined ? reader : new SpanCachedSource(reader, spans.positions, options.spanCache, descriptor.digest);
-    return new IndexedLayer(descriptor, opened, data, reader);
+    const index = spanIndexOf(opened);
+    const bounds = spanBounds(index.positions, index.compressedSize, index.uncompressedSize);
+    const spans = new CompressedSpans(blob, descriptor.digest, bounds, (i) => index.spanDigest(i), {
+      ...(options.compressedCache === undefined ? {} : { memory: options.compressedCache }),
+      ...(options.store === undefined ? {} : { store: options.store }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+      ...(options.readaheadMaxBytes === undefined ? {} : { readaheadMaxBytes: options.readaheadMaxBytes }),
+      ...(options.onStoreError === undefined ? {} : { onStoreError: options.onStoreError }),
+      ...(options.onForeground === undefined ? {} : { onForeground: options.onForeground }),
+    });
+    const compression = layerCompression(descriptor.mediaType) === 'gzip' ? 'gzip' : 'none';
+    if (compression === 'none') checkPlainIndex(index, blob.size);
+    else if (blob.size !== index.compressedSize) throw new TypeError(`the blob has ${blob.size} bytes but the index expects ${index.compressedSize}`);
+    const data = new LazyLayerData(spans, index, compression, options.spanCache);
+    return new IndexedLayer(descriptor, opened, data, spans);
   } catch (error) {
     await blob.close?.();
     throw error;
+  }
+}
+
+/** A plain tar's index must cut the blob into spans that are their own bytes. */
+function checkPlainIndex(index: GzipSpanIndex, blobSize: number): void {
+  if (index.compressedSize !== index.uncompressedSize || blobSize !== index.compressedSize) {
+    throw new TypeError('an uncompressed layer index must have equal compressed, uncompressed and blob sizes');
+  }
+  if (index.positions.some((p) => p.compressedOffset !== p.uncompressedOffset || p.bitOffset !== 0)) {
+    throw new TypeError('an uncompressed layer index must have checkpoints with equal offsets and bit offset 0');
   }
 }
 
@@ -124,11 +152,11 @@ class IndexedLayer implements IndexedLayerContent {
     readonly descriptor: Descriptor,
     readonly index: LayerIndex,
     readonly data: ReadAtSource,
-    private readonly reader: { readonly stats: SpanReaderStats },
+    readonly spans: CompressedSpans,
   ) {}
 
-  get stats(): SpanReaderStats {
-    return this.reader.stats;
+  get stats(): SpanFetchStats {
+    return this.spans.stats;
   }
 
   /**

@@ -37,7 +37,16 @@ export interface WholeLayerOptions extends ReadOptions {
    * memory caches, 0 for a {@link DiskCache} or {@link TieredCache} (which keep what they commit).
    */
   fallbackMaxBytes?: number;
+  /**
+   * Without a cache (or with a `NoCache`) the uncompressed tar is held in memory; a layer whose
+   * tar grows past this many bytes stops with `ResourceExhausted` before more is held. Default
+   * {@link DEFAULT_WHOLE_LAYER_MEMORY} (1 GiB).
+   */
+  maxMemoryBytes?: number;
 }
+
+/** The default bound on a whole layer's tar held in memory (no disk cache): 1 GiB. */
+export const DEFAULT_WHOLE_LAYER_MEMORY = 1024 * 1024 * 1024;
 
 /** The derived cache key of a layer's uncompressed tar. */
 export function layerTarKey(layerDigest: string): string {
@@ -121,11 +130,28 @@ async function openInMemory(source: ImageSource, descriptor: Descriptor, compres
   const diffHash = options.diffId === undefined ? undefined : createHash(parseDigest(options.diffId, `diff_id of ${subject}`).algorithm);
   const chunks: Uint8Array[] = [];
   const collector = new EntryCollector(descriptor);
+  const limit = options.maxMemoryBytes ?? DEFAULT_WHOLE_LAYER_MEMORY;
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError(`openWholeLayer: maxMemoryBytes must be a non-negative integer, got ${String(limit)}`);
+  let held = 0;
   // One pass: download (verified against the digest when the stream ends), decompress, hash, parse.
   await pullLayerOnePass(source, descriptor, compression, async (chunk) => {
-    chunks.push(chunk);
     diffHash?.update(chunk);
     collector.push(chunk);
+    // Once the tar is refused (corrupt, or over a tar limit) nothing will be served: hold nothing
+    // (the stream still runs to its end so that a digest mismatch is reported first).
+    if (collector.error !== undefined) {
+      chunks.length = 0;
+      return;
+    }
+    held += chunk.length;
+    if (held > limit) {
+      chunks.length = 0;
+      throw new ImageError('ResourceExhausted', `${subject} uncompresses to more than ${limit} bytes, the bound on a layer held in memory (maxMemoryBytes)`, {
+        subject: descriptor.digest,
+        hint: 'open the image with a disk cache (--cache DIR, or the cache option) so whole layers stream to disk, or raise maxMemoryBytes',
+      });
+    }
+    chunks.push(chunk);
   }, signal);
   if (diffHash !== undefined) {
     const algorithm = options.diffId!.slice(0, options.diffId!.indexOf(':'));

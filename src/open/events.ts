@@ -26,7 +26,13 @@ export type ImageFsEvent =
    * A stored layer index was not used (for instance one written in an older format version); the
    * layer is served as if there were none (built on the fly or pulled whole). `why` says what was wrong.
    */
-  | { type: 'index-ignored'; digest: string; why: string };
+  | { type: 'index-ignored'; digest: string; why: string }
+  /** The background download advanced: `bytes` of `total` compressed bytes are local (`fetched` by it from the network). */
+  | { type: 'progress'; reference: string; bytes: number; total: number; fetched: number }
+  /** The background download finished: every lazily read layer is in the cache, verified. `ms` since it started. */
+  | { type: 'downloaded'; reference: string; digest: string; bytes: number; fetched: number; ms: number }
+  /** The cache could not keep something (full disk, read-only directory) or a background download stopped; reads go on from the network. */
+  | { type: 'cache-warning'; reference: string; message: string };
 
 /** How a layer was made readable. */
 export type LayerHow =

@@ -1,5 +1,11 @@
 import pLimit from 'p-limit';
 import { MemoryCache } from '../cache/memory-cache.js';
+import { NoCache } from '../cache/no-cache.js';
+import type { BlobCache } from '../cache/types.js';
+import { BackgroundDownload } from '../layer/background-download.js';
+import { FetchPriority } from '../layer/fetch-priority.js';
+import { loadStartupProfile, ProfileRecorder, saveStartupProfile } from '../layer/startup-profile.js';
+import type { IndexedLayerContent } from '../layer/indexed-layer.js';
 import { throwIfAborted } from '../errors/image-fs-error.js';
 import { planLayerModes } from '../eligibility/open-plan.js';
 import { validateResolvedImage } from '../eligibility/validate-image.js';
@@ -9,8 +15,9 @@ import { mergeLayers } from '../overlay/merge.js';
 import type { ImageSource, Platform, ResolvedImage } from '../image/types.js';
 import type { LayerContent } from '../layer/types.js';
 import type { RegistryClientOptions } from '../registry/options.js';
+import { UpperTree, type UpperOptions } from '../upper/upper-tree.js';
 import type { ImageFsEventListener } from './events.js';
-import { openLayers, type LayerStrategyOptions } from './open-layers.js';
+import { openLayers, type LayerStrategyOptions, type LazyLayerOptions } from './open-layers.js';
 import { openSource } from './open-source.js';
 
 /** Options of {@link openImage}. Sizes are in bytes, times in milliseconds. */
@@ -25,6 +32,23 @@ export interface OpenImageOptions extends RegistryClientOptions, LayerStrategyOp
   resolved?: ResolvedImage;
   /** Most layers opened at once. Default 4. */
   layerConcurrency?: number;
+  /** Receives the background download when `background` starts one (to await `done`, read `progress`). */
+  onBackground?: (download: BackgroundDownload) => void;
+  /**
+   * With a persistent `cache`: record the spans read in the first `profileWindowMs` after open (a
+   * startup profile, kept in the cache as `startup-profile/<image digest>` when the image is closed,
+   * the first one kept wins), and let the background download fetch the spans of a kept profile
+   * first, in order. Default true.
+   */
+  profile?: boolean;
+  /** How long after open reads are recorded into the startup profile, ms. Default 10000. */
+  profileWindowMs?: number;
+  /**
+   * Makes the file system writable: a directory for an upper kept on disk (made when missing,
+   * reused when imagefs made it for this image, refused otherwise), or {@link UpperOptions}
+   * (`{}` keeps it in memory). Without it every write fails with `EROFS`.
+   */
+  upper?: string | UpperOptions;
 }
 
 /**
@@ -47,6 +71,7 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
   const emit = options.onImageEvent ?? (() => {});
   let layers: LayerContent[] = [];
   let spanCache: MemoryCache | undefined; // made here, so closed with the image
+  let compressedCache: MemoryCache | undefined;
   try {
     emit({ type: 'pulling', reference: source.reference });
     const resolved = options.resolved ?? (await source.resolve({ platform: options.platform, signal: options.signal }));
@@ -63,23 +88,86 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
     spanCache = options.spanCache === undefined ? new MemoryCache() : undefined;
     const withSpans = spanCache === undefined ? options : { ...options, spanCache };
     const layerOptions = plan === undefined || plan.whole.size === 0 ? withSpans : { ...withSpans, wholeLayers: plan.whole };
-    layers = await openLayers(source, resolved, layerOptions, pLimit(options.layerConcurrency ?? 4), emit);
+    compressedCache = options.compressedCache === undefined ? new MemoryCache() : undefined;
+    const memory = options.compressedCache ?? compressedCache!;
+    const store = options.cache === undefined || options.cache instanceof NoCache ? undefined : options.cache;
+    const priority = new FetchPriority();
+    let warned = false;
+    const warn = (message: string): void => {
+      if (!warned) emit({ type: 'cache-warning', reference: source.reference, message });
+      warned = true;
+    };
+    const recorder = store !== undefined && options.profile !== false ? new ProfileRecorder(options.profileWindowMs) : undefined;
+    const lazy: LazyLayerOptions = {
+      ...(recorder === undefined ? {} : { onForeground: (digest: string, span: number) => recorder.note(digest, span) }),
+      compressedCache: memory,
+      priority,
+      readaheadMaxBytes: options.readaheadMaxBytes ?? (store !== undefined ? DEFAULT_READAHEAD : Math.floor((memory instanceof MemoryCache ? memory.maxBytes : DEFAULT_READAHEAD) / 4)),
+      onStoreError: (error) => warn(`the cache could not keep a span (${(error as Error).message}); reads go on from the network`),
+      ...(store === undefined ? {} : { store }),
+    };
+    layers = await openLayers(source, resolved, layerOptions, pLimit(options.layerConcurrency ?? 4), emit, lazy);
     throwIfAborted(options.signal);
     const tree = await mergeLayers(layers, { signal: options.signal, strict: options.strict, onWarning: options.onWarning });
-    const fs = new ImageFs(new ImageTree(tree, layers.map((l) => l.data)), { dev: devOf(resolved), closers: [...layers, source, ...(spanCache ? [spanCache] : [])] });
+    const first = store !== undefined && options.profile !== false && options.background === true ? (await loadStartupProfile(store, resolved.digest))?.spans : undefined;
+    const background = options.background === true ? startBackground(source.reference, resolved.digest, layers, store, priority, emit, warn, first) : undefined;
+    if (background !== undefined) options.onBackground?.(background);
+    const owned = [...layers, source, ...(spanCache ? [spanCache] : []), ...(compressedCache ? [compressedCache] : [])];
+    const closer = {
+      close: async () => {
+        await background?.stop();
+        if (recorder !== undefined && store !== undefined) await saveStartupProfile(store, resolved.digest, recorder.profile());
+        await Promise.all(owned.map((c) => c.close()));
+      },
+    };
+    const imageTree = new ImageTree(tree, layers.map((l) => l.data));
+    const upper = options.upper === undefined ? undefined
+      : UpperTree.open(imageTree, { fingerprint: resolved.digest, ...(typeof options.upper === 'string' ? { dir: options.upper } : options.upper) });
+    const upperCloser = upper === undefined ? [] : [{ close: async () => upper.close() }];
+    const fs = new ImageFs(upper ?? imageTree, { dev: devOf(resolved), closers: [...upperCloser, closer] });
     emit({ type: 'pulled', reference: source.reference, digest: resolved.digest, ms: performance.now() - started, streaming: layers.some((l) => l.mode === 'lazy') });
     return fs;
   } catch (error) {
-    await Promise.allSettled([...layers.map((l) => l.close()), source.close(), spanCache?.close()]);
+    await Promise.allSettled([...layers.map((l) => l.close()), source.close(), spanCache?.close(), compressedCache?.close()]);
     throw error;
   }
+}
+
+const DEFAULT_READAHEAD = 64 * 1024 * 1024;
+
+/** Starts the background download of the lazily read layers into `store` (none without a store). */
+function startBackground(
+  reference: string, digest: string, layers: readonly LayerContent[], store: BlobCache | undefined,
+  priority: FetchPriority, emit: ImageFsEventListener, warn: (message: string) => void,
+  first?: ReadonlyArray<readonly [string, number]>,
+): BackgroundDownload | undefined {
+  if (store === undefined) {
+    warn('background download needs a persistent cache (the cache option, or --cache DIR): nothing is downloaded in the background');
+    return undefined;
+  }
+  const spans = layers.flatMap((l) => ('spans' in l ? [(l as IndexedLayerContent).spans] : []));
+  const started = performance.now();
+  const download = new BackgroundDownload(spans, {
+    priority,
+    ...(first === undefined ? {} : { first }),
+    onProgress: (p) => emit({ type: 'progress', reference, ...p }),
+  });
+  download.done.then(
+    () => emit({ type: 'downloaded', reference, digest, bytes: download.progress.bytes, fetched: download.progress.fetched, ms: performance.now() - started }),
+    (error: unknown) => {
+      if ((error as { code?: string }).code !== 'Aborted') warn(`the background download stopped: ${(error as Error).message}`);
+    },
+  );
+  download.start();
+  return download;
 }
 
 /** The options of openImage that are not the registry client's (the client rejects unknown ones). */
 const OPEN_IMAGE_ONLY = new Set<string>([
   'platform', 'signal', 'onImageEvent', 'resolved', 'layerConcurrency', 'strict', 'onWarning',
   'mode', 'indexing', 'minLazyLayerSize', 'indexCache', 'registryIndexes', 'indexStore', 'span',
-  'cache', 'wholeLayers', 'spanCache',
+  'cache', 'wholeLayers', 'spanCache', 'compressedCache', 'readaheadMaxBytes', 'background', 'onBackground', 'wholeLayerMemoryBytes', 'profile', 'profileWindowMs',
+  'upper',
 ]);
 
 /** The registry client options among `options`. */

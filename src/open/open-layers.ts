@@ -8,7 +8,7 @@ import type { IndexRegistry } from '../index-store/registry-indexes.js';
 import { isEstargzLayer, openEstargzLayer } from '../estargz/estargz-layer.js';
 import { isZstdChunkedLayer, openZstdChunkedLayer } from '../zstd-chunked/zstd-chunked-layer.js';
 import { buildIndex, notIndexableReason } from '../layer/build-index.js';
-import { openIndexedLayer } from '../layer/indexed-layer.js';
+import { openIndexedLayer, type IndexedLayerOptions } from '../layer/indexed-layer.js';
 import { openWholeLayer } from '../layer/whole-layer.js';
 import type { LayerContent } from '../layer/types.js';
 import type { ImageFsEventListener, LayerHow } from './events.js';
@@ -39,7 +39,7 @@ export interface LayerStrategyOptions {
   registryIndexes?: boolean;
   /** A ready index store (replaces `indexCache` and `registryIndexes`). */
   indexStore?: IndexStore;
-  /** Span (uncompressed bytes between checkpoints) of indexes built on the fly. Default 4 MiB. */
+  /** Span (uncompressed bytes between checkpoints) of indexes built on the fly. Default 1 MiB (`DEFAULT_SPAN`). */
   span?: number;
   /**
    * Where lazily read layers keep decoded spans, so that many small reads in one span cost one
@@ -48,16 +48,45 @@ export interface LayerStrategyOptions {
    */
   spanCache?: BlobCache;
   /**
+   * Where verified compressed spans of lazily read layers are kept in memory, so that no span is
+   * fetched twice while it is held. Default: a MemoryCache that `openImage` makes (bounded like
+   * `spanCache`) and closes with the image.
+   */
+  compressedCache?: BlobCache;
+  /**
    * Where layers read whole keep their blob and uncompressed tar (see `openWholeLayer`); `data`
    * then reads from it (from disk for a `DiskCache`). Default: none (tars held in memory).
+   * A persistent cache (anything but a `NoCache`) also keeps the verified compressed spans of lazily
+   * read layers (`blob-range/<layer>/<start>-<end>`) and their whole blobs, so another process
+   * reading the same files fetches nothing again.
    */
   cache?: BlobCache;
+  /**
+   * Compressed bytes fetched ahead of a sequential reader (export, a read of every file) in one
+   * request, per layer. Default 64 MiB with a persistent `cache`, else a quarter of the memory
+   * cache's bound.
+   */
+  readaheadMaxBytes?: number;
+  /**
+   * Download every lazily read layer whole into `cache` in the background, at lower priority than
+   * reads (see `BackgroundDownload`); reads then move to the local copy. Needs a persistent
+   * `cache`. Progress comes as `progress` and `downloaded` events. Default false.
+   */
+  background?: boolean;
+  /**
+   * Without a persistent `cache`, a layer read whole is held in memory: its tar may take at most
+   * this many bytes (`ResourceExhausted` past it). Default 1 GiB (see `openWholeLayer`).
+   */
+  wholeLayerMemoryBytes?: number;
   /**
    * Positions (0 = base) of layers to read whole whatever index exists, each with the reason the
    * layer events report. `openImage` sets it from the eligibility analysis.
    */
   wholeLayers?: ReadonlyMap<number, string>;
 }
+
+/** What lazily read layers of one image share: caches, the store, the foreground counter. */
+export type LazyLayerOptions = Pick<IndexedLayerOptions, 'compressedCache' | 'store' | 'priority' | 'readaheadMaxBytes' | 'onStoreError' | 'onForeground'>;
 
 /** True when the source can list referrers and read verified blobs (a `RegistrySource`). */
 function asIndexRegistry(source: ImageSource): IndexRegistry | undefined {
@@ -79,6 +108,7 @@ export async function openLayers(
   options: LayerStrategyOptions & { signal?: AbortSignal },
   limit: LimitFunction,
   emit: ImageFsEventListener,
+  lazy: LazyLayerOptions = {},
 ): Promise<LayerContent[]> {
   const auto = (options.mode ?? 'auto') === 'auto';
   const registry = options.registryIndexes === false ? undefined : asIndexRegistry(source);
@@ -87,16 +117,17 @@ export async function openLayers(
     ...(registry === undefined ? {} : { registry }),
     onSociIndex: (imageDigest, soci) => emit({ type: 'soci-index', reference: source.reference, imageDigest, digest: soci.digest }),
     onOutdatedIndex: (digest, error) => emit({ type: 'index-ignored', digest, why: `${(error as Error).message}; run \`imagefs index REF --push\` to store a current one` }),
+    onIgnoredIndex: (digest, why) => emit({ type: 'index-ignored', digest, why }),
   });
   const minLazy = options.minLazyLayerSize ?? DEFAULT_MIN_LAZY_LAYER_SIZE;
   const signal = options.signal === undefined ? {} : { signal: options.signal };
-  const spanCache = options.spanCache === undefined ? {} : { spanCache: options.spanCache };
+  const spanCache = { ...lazy, ...(options.spanCache === undefined ? {} : { spanCache: options.spanCache }) };
 
   type Opened = { layer: LayerContent; how: LayerHow; why?: string };
   const openOne = async (descriptor: Descriptor, position: number): Promise<Opened> => {
     const diffId = image.config.rootfs.diff_ids[position];
     const whole = async (why: string): Promise<Opened> =>
-      ({ layer: await openWholeLayer(source, descriptor, { ...(diffId === undefined ? {} : { diffId }), ...(options.cache === undefined ? {} : { cache: options.cache }), ...signal }), how: 'whole', why });
+      ({ layer: await openWholeLayer(source, descriptor, { ...(diffId === undefined ? {} : { diffId }), ...(options.cache === undefined ? {} : { cache: options.cache }), ...(options.wholeLayerMemoryBytes === undefined ? {} : { maxMemoryBytes: options.wholeLayerMemoryBytes }), ...signal }), how: 'whole', why });
     if (!auto) return whole("mode 'full' pulls every layer whole");
     const ineligible = options.wholeLayers?.get(position);
     if (ineligible !== undefined) return whole(ineligible);
@@ -116,7 +147,7 @@ export async function openLayers(
     if (refused !== undefined) return whole(refused.message);
     if ((descriptor.urls?.length ?? 0) > 0) return whole('a non-distributable layer is fetched whole from its URL');
     if (isEstargzLayer(descriptor)) return ownToc(() => openEstargzLayer(source, descriptor, signal), 'estargz');
-    const found = await store.find(image.digest, descriptor, signal);
+    const found = await store.find(image, descriptor, signal);
     if (found !== undefined) return { layer: await openIndexedLayer(source, descriptor, found.index, { ...signal, ...spanCache }), how: 'index' };
     if (descriptor.size < minLazy) return whole(`no stored index, and the layer is under ${minLazy} bytes: an index would not pay`);
     if (options.indexing !== 'on-the-fly') return whole("no stored index (run 'imagefs index --push REF' once, or open with indexing: 'on-the-fly')");

@@ -28,9 +28,33 @@ function unsatisfiable(res: HttpResponse, desc: Descriptor): RegistryError {
 }
 
 /**
+ * A mirror answered a range request with 200 and the whole blob: it is filling its cache from the
+ * upstream (CNCF distribution in proxy mode does so until the blob is cached). An `Unavailable`
+ * `RegistryError`, so that the next endpoint (the upstream) is tried.
+ *
+ * @example
+ * ```ts
+ * const fs = await openImage('docker.io/library/alpine:3.20', {
+ *   mirrors: { 'docker.io': ['http://127.0.0.1:5001'] },
+ *   onEvent: (e) => { if (e.type === 'mirror-fallback') console.log('mirror filling, reading upstream', e.mirror); },
+ * });
+ * ```
+ */
+export class MirrorFillingError extends RegistryError {
+  /** @param mirror - the mirror's base URL; @param digest - the blob. */
+  constructor(readonly mirror: string, readonly digest: string, url: string) {
+    super('Unavailable', `the mirror ${mirror} answered a range request for blob ${digest} with the whole blob (it is filling its cache); reading from the next endpoint meanwhile`, {
+      url,
+      hint: 'nothing to do: imagefs returns to the mirror once it has cached the blob',
+    });
+  }
+}
+
+/**
  * Fetches bytes [start, end) of a blob from one endpoint with a `Range` request. A 206 must carry
  * exactly the Content-Range asked for; a 200 that ignored the range is read only up to `end` and
- * then abandoned (decided per response); a 416 means the blob is shorter than its descriptor.
+ * then abandoned (decided per response), except from a mirror, where it is closed at once
+ * ({@link MirrorFillingError}); a 416 means the blob is shorter than its descriptor.
  * Never returns fewer bytes than asked.
  */
 export async function fetchRangeFrom(ctx: RegistryContext, endpoint: Endpoint, ref: ImageReference, desc: Descriptor, start: number, end: number, signal?: AbortSignal): Promise<Uint8Array> {
@@ -55,6 +79,12 @@ export async function fetchRangeFrom(ctx: RegistryContext, endpoint: Endpoint, r
     }
     if (res.status === 200) {
       ctx.transport.emit({ type: 'range-ignored', url: res.url });
+      if (endpoint.mirror && length < desc.size) {
+        // A pull-through mirror filling its cache: every byte read from this answer costs the
+        // upstream that byte again. Close it at once; the caller reads from the next endpoint.
+        discard(res.body);
+        throw new MirrorFillingError(endpoint.base, desc.digest, res.url);
+      }
       const cl = Number(res.headers['content-length']);
       if (res.headers['content-length'] !== undefined && cl !== desc.size) {
         discard(res.body);

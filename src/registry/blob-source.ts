@@ -1,7 +1,12 @@
 import { ImageError, throwIfAborted } from '../errors/image-fs-error.js';
 import type { Descriptor } from '../image/types.js';
 import { checkRange, type ReadAtSource, type ReadOptions } from '../source/read-at.js';
-import { fetchRangeFrom } from './blob-fetch.js';
+import { fetchRangeFrom, MirrorFillingError } from './blob-fetch.js';
+
+/** First wait before a mirror that answered a range with the whole blob is tried again. */
+const MIRROR_BACKOFF_MS = 1000;
+const MIRROR_BACKOFF_MAX_MS = 30_000;
+const FILLING = new WeakMap<RegistryContext, Map<string, { retryAt: number; backoffMs: number; next: number }>>();
 import { RangeCoalescer } from './coalescer.js';
 import { withPullEndpoints, type RegistryContext } from './context.js';
 import type { ImageReference } from './reference.js';
@@ -9,7 +14,9 @@ import type { ImageReference } from './reference.js';
 /**
  * Random access to one registry blob through HTTP Range requests. `size` is the descriptor's.
  * Concurrent reads of the same or overlapping bytes share requests and adjacent reads merge;
- * mirrors are tried first and the endpoint that last answered is kept.
+ * mirrors are tried first and the endpoint that last answered is kept. A mirror that answers a
+ * range with 200 and the whole blob (a pull-through mirror filling its cache) is closed at once and
+ * the range read from the next endpoint; the mirror is tried again after a backoff (1 s, doubling to 30 s).
  * Bytes are not verified here: whole-blob readers use `readBlobVerified`, lazy readers verify
  * spans against a trusted index.
  *
@@ -26,20 +33,51 @@ export class RegistryBlob implements ReadAtSource {
   readonly descriptor: Descriptor;
   private readonly coalescer: RangeCoalescer;
   private endpointIndex = 0;
+  /** Blobs whose mirror is filling its cache, shared by every blob of the client. */
+  private readonly filling: Map<string, { retryAt: number; backoffMs: number; next: number }>;
   private closed = false;
 
   /** @internal Made by `RegistryClient.openBlob` / `RegistrySource.openBlob`. */
   constructor(ctx: RegistryContext, ref: ImageReference, descriptor: Descriptor) {
     this.descriptor = descriptor;
     this.size = descriptor.size;
+    let filling = FILLING.get(ctx);
+    if (filling === undefined) FILLING.set(ctx, (filling = new Map()));
+    this.filling = filling;
     this.coalescer = new RangeCoalescer(
       (start, end, signal) => withPullEndpoints(ctx, ref, async (endpoint, index) => {
-        const bytes = await fetchRangeFrom(ctx, endpoint, ref, descriptor, start, end, signal);
+        let bytes: Uint8Array;
+        try {
+          bytes = await fetchRangeFrom(ctx, endpoint, ref, descriptor, start, end, signal);
+        } catch (error) {
+          if (error instanceof MirrorFillingError) this.mirrorFilling(index);
+          throw error;
+        }
         this.endpointIndex = index;
+        if (index === 0) this.filling.delete(descriptor.digest);
         return bytes;
-      }, this.endpointIndex),
+      }, this.firstEndpoint()),
       { mergeGapBytes: ctx.options.mergeGapBytes, maxMergedBytes: ctx.options.maxMergedBytes },
     );
+  }
+
+  /**
+   * Where the next read starts: the endpoint that answered last, but back at the first mirror once
+   * the backoff after a mirror that was filling its cache has passed.
+   */
+  private firstEndpoint(): number {
+    const filling = this.filling.get(this.descriptor.digest);
+    if (filling !== undefined && Date.now() < filling.retryAt) return Math.max(this.endpointIndex, filling.next);
+    return filling !== undefined ? 0 : this.endpointIndex;
+  }
+
+  /**
+   * A mirror answered 200 to a range: every reader of this blob through this client reads
+   * elsewhere for a while, then tries the mirror again (1 s, doubling to 30 s).
+   */
+  private mirrorFilling(index: number): void {
+    const backoff = Math.min((this.filling.get(this.descriptor.digest)?.backoffMs ?? MIRROR_BACKOFF_MS / 2) * 2, MIRROR_BACKOFF_MAX_MS);
+    this.filling.set(this.descriptor.digest, { retryAt: Date.now() + backoff, backoffMs: backoff, next: index + 1 });
   }
 
   /** Reads exactly `length` bytes at `offset`, or rejects (RangeError outside the blob). */

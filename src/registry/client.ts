@@ -87,9 +87,12 @@ export class RegistryClient {
     return new RegistryBlob(this.ctx, parse(ref), descriptor);
   }
 
-  /** Downloads a whole blob; resolves only when its sha256 and size match the descriptor (`DataLoss` otherwise). */
-  readBlobVerified(ref: ReferenceLike, descriptor: Descriptor, options: ReadOptions = {}): Promise<Uint8Array> {
-    return readBlobVerified(this.ctx, parse(ref), descriptor, options.signal);
+  /**
+   * Downloads a whole blob; resolves only when its sha256 and size match the descriptor (`DataLoss` otherwise).
+   * `options.maxBytes` bounds the descriptor's size before anything is allocated (`InvalidArgument` above it).
+   */
+  readBlobVerified(ref: ReferenceLike, descriptor: Descriptor, options: ReadOptions & { maxBytes?: number } = {}): Promise<Uint8Array> {
+    return readBlobVerified(this.ctx, parse(ref), descriptor, options.signal, options.maxBytes);
   }
 
   /**

@@ -19,13 +19,15 @@ export function registryEndpoint(registry: string, insecure: boolean | string[])
 }
 
 /**
- * Where to pull from, in order: the mirrors configured for `registry`, then the registry itself.
+ * Where to pull from, in order: the mirrors configured for `registry`, those configured for every
+ * registry (key `'*'`), then the registry itself.
  * Pushes use only the registry (`pull` false).
  */
 export function endpointsFor(registry: string, options: { insecure: boolean | string[]; mirrors: Record<string, string[]> }, pull: boolean): Endpoint[] {
   const upstream = registryEndpoint(registry, options.insecure);
   if (!pull) return [upstream];
-  const mirrors = options.mirrors[registry] ?? [];
+  // Mirrors of this registry, then those given for every registry (`'*'`, the CLI's --mirror).
+  const mirrors = [...(options.mirrors[registry] ?? []), ...(options.mirrors['*'] ?? [])];
   return [
     ...mirrors.map((m): Endpoint => {
       const u = new URL(m);

@@ -23,3 +23,5 @@ export { runCredentialHelper, type CredentialHelperOptions } from './cred-helper
 export { parseChallenges, type AuthChallenge } from './challenge.js';
 export { redactUrl, redactText } from './redact.js';
 export { parseDiagnostics, codeForStatus } from './error-map.js';
+export { parseRegistriesConf, readRegistriesConf, registriesConfPath, mirrorUrl } from './registries-conf.js';
+export { MirrorFillingError } from './blob-fetch.js';

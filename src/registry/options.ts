@@ -91,7 +91,10 @@ export interface RegistryClientOptions {
   insecure?: boolean | string[];
   /**
    * Mirrors per registry host, tried in order before the registry itself for pulls, for instance
-   * `{ 'docker.io': ['http://127.0.0.1:5001'] }`. Each is a base URL with a scheme.
+   * `{ 'docker.io': ['http://127.0.0.1:5001'] }`. Each is a base URL with a scheme. The key `'*'`
+   * mirrors every registry (after its own mirrors). `readRegistriesConf` reads them from
+   * containers-registries.conf. A mirror that answers a range with the whole blob (a pull-through
+   * mirror filling its cache) is closed at once and the range read from the next endpoint.
    */
   mirrors?: Record<string, string[]>;
   /** Most requests in flight per host. Default 8. */

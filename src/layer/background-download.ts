@@ -1,0 +1,196 @@
+/**
+ * Brings the lazily served layers of an image local while it is in use.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { aborted, dataLoss, ImageError } from '../errors/image-fs-error.js';
+import type { BlobCache } from '../cache/types.js';
+import type { CompressedSpans } from './compressed-spans.js';
+import type { FetchPriority } from './fetch-priority.js';
+
+/** Progress of a {@link BackgroundDownload}, in compressed bytes. */
+export interface BackgroundProgress {
+  /** Bytes of the layers that are local (in the store), fetched now or found there. */
+  bytes: number;
+  /** Bytes of every layer the download covers. */
+  total: number;
+  /** Bytes fetched from the network by the download itself. */
+  fetched: number;
+}
+
+/** Options of {@link BackgroundDownload}. */
+export interface BackgroundDownloadOptions {
+  /** Foreground fetches of the image: the download starts a request only while none runs. */
+  priority?: FetchPriority;
+  /** Called after each span and each layer (not more often than each span). */
+  onProgress?: (progress: BackgroundProgress) => void;
+  /** Called once per layer when its whole blob is in the store, verified against its digest. */
+  onLayer?: (digest: string, ms: number) => void;
+  /**
+   * Spans to fetch before anything else, in this order (a startup profile): `[layer digest, span]`.
+   * Unknown layers and spans are skipped.
+   */
+  first?: ReadonlyArray<readonly [string, number]>;
+}
+
+/**
+ * Downloads the spans of lazily read layers that the store (a `DiskCache`) lacks, one span per
+ * request, base layer first, and only while no foreground fetch runs (see {@link FetchPriority}):
+ * a foreground read never queues behind it. Each span is verified against the index and committed
+ * on its own, so a download stopped at any point (close, crash, SIGKILL) resumes where it stopped.
+ * Once a layer's spans are all stored, they are joined into the whole blob, committed under the
+ * layer digest (which verifies it against the digest: a partial or wrong blob never appears
+ * complete), the span entries are deleted, and reads move to the local blob.
+ *
+ * @example
+ * ```ts
+ * const download = new BackgroundDownload(layers.map((l) => l.spans), { priority });
+ * download.start();
+ * await download.done;      // every layer local (or the download failed / was stopped)
+ * await download.stop();
+ * ```
+ */
+export class BackgroundDownload {
+  /** Progress so far. */
+  readonly progress: BackgroundProgress;
+  /** Settles when the download finished (resolves) or failed or was stopped (rejects). */
+  readonly done: Promise<void>;
+  private readonly controller = new AbortController();
+  private resolveDone!: () => void;
+  private rejectDone!: (error: unknown) => void;
+  private started = false;
+
+  /** @param layers - the layers' spans; every one must have a store. */
+  constructor(private readonly layers: readonly CompressedSpans[], private readonly options: BackgroundDownloadOptions = {}) {
+    for (const l of layers) {
+      if (l.store === undefined) throw new TypeError(`BackgroundDownload: layer ${l.layerDigest} has no store to download into`);
+    }
+    const total = layers.reduce((sum, l) => sum + l.bounds.at(-1)!.end, 0);
+    this.progress = { bytes: 0, total, fetched: 0 };
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => {});
+  }
+
+  /** Starts the download (once). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.run().then(this.resolveDone, this.rejectDone);
+  }
+
+  /** Stops the download (what is stored stays) and waits for it to settle. Idempotent. */
+  async stop(): Promise<void> {
+    this.controller.abort(new ImageError('Aborted', 'the background download was stopped'));
+    if (!this.started) this.rejectDone(aborted(this.controller.signal));
+    await this.done.catch(() => {});
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.controller.signal;
+    // A startup profile first: the spans an earlier run read right after opening, in order.
+    for (const [digest, i] of this.options.first ?? []) {
+      const layer = this.layers.find((l) => l.layerDigest === digest);
+      if (layer === undefined || !Number.isSafeInteger(i) || i < 0 || i >= layer.count) continue;
+      if (signal.aborted) throw aborted(signal);
+      if (await layer.stored(i)) continue;
+      await this.options.priority?.idle();
+      if (!layer.storeWritable) break;
+      const before = layer.stats.bytesFetched;
+      await layer.spans(i, i, { background: true, signal });
+      this.progress.fetched += layer.stats.bytesFetched - before;
+    }
+    for (const layer of this.layers) {
+      const started = performance.now();
+      if (await layer.hasLocalBlob()) {
+        this.advance(layer.bounds.at(-1)!.end, 0);
+        continue;
+      }
+      for (let attempt = 0; ; attempt++) {
+        for (let i = 0; i < layer.count; i++) {
+          if (signal.aborted) throw aborted(signal);
+          const size = spanSize(layer, i);
+          if (await layer.stored(i)) {
+            if (attempt === 0) this.advance(size, 0);
+            continue;
+          }
+          await this.options.priority?.idle();
+          if (signal.aborted) throw aborted(signal);
+          const before = layer.stats.bytesFetched;
+          if (!layer.storeWritable) {
+            throw new ImageError('FailedPrecondition', `the cache cannot keep the spans of ${layer.layerDigest} (full or read-only), so the background download stopped`, { subject: layer.layerDigest, hint: 'free space in the cache directory or pass a writable --cache' });
+          }
+          await layer.spans(i, i, { background: true, signal });
+          if (attempt === 0) this.advance(size, layer.stats.bytesFetched - before);
+        }
+        if (await assemble(layer, signal)) break;
+        // A span entry vanished meanwhile (evicted by the size bound): fetch what is missing again.
+        if (attempt >= 2) throw new ImageError('ResourceExhausted', `the cache could not hold every span of ${layer.layerDigest} at once`, { subject: layer.layerDigest, hint: 'raise the cache size bound (imagefs cache prune --max, DiskCache maxBytes)' });
+      }
+      this.options.onLayer?.(layer.layerDigest, performance.now() - started);
+      this.options.onProgress?.({ ...this.progress });
+    }
+  }
+
+  private advance(bytes: number, fetched: number): void {
+    this.progress.bytes += bytes;
+    this.progress.fetched += fetched;
+    this.options.onProgress?.({ ...this.progress });
+  }
+}
+
+/** Compressed bytes span `i` adds to the blob (consecutive spans may share a byte). */
+function spanSize(layer: CompressedSpans, i: number): number {
+  const b = layer.bounds[i]!;
+  const previousEnd = i === 0 ? 0 : layer.bounds[i - 1]!.end;
+  return b.end - Math.max(b.start, previousEnd);
+}
+
+/**
+ * Joins the stored spans of `layer` into its whole blob under the layer digest (verified on
+ * commit), then deletes the span entries and moves reads to the blob. False when a span entry is
+ * missing or corrupt (deleted; the caller fetches it again).
+ */
+async function assemble(layer: CompressedSpans, signal: AbortSignal): Promise<boolean> {
+  const store = layer.store as BlobCache;
+  const size = layer.bounds.at(-1)!.end;
+  const writer = await store.create(layer.layerDigest, { expectedSize: size });
+  try {
+    let written = 0;
+    for (let i = 0; i < layer.count; i++) {
+      if (signal.aborted) throw aborted(signal);
+      const b = layer.bounds[i]!;
+      const source = await store.get(layer.key(i));
+      if (source === undefined) {
+        await writer.abort();
+        return false;
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = await source.readAt(0, source.size);
+      } finally {
+        await source.close?.();
+      }
+      if (bytes.length !== b.end - b.start || !createHash('sha256').update(bytes).digest().equals(layer.spanDigestOf(i))) {
+        await store.delete(layer.key(i)).catch(() => {});
+        await writer.abort();
+        return false;
+      }
+      await writer.write(bytes.subarray(written - b.start));
+      written = b.end;
+    }
+    await writer.commit();
+  } catch (error) {
+    await writer.abort();
+    if (error instanceof ImageError && error.code === 'DataLoss') {
+      throw dataLoss(`the stored spans of ${layer.layerDigest} do not join into the layer blob: ${error.message}`, { subject: layer.layerDigest, cause: error, hint: 'the index does not describe this blob; rebuild the index (imagefs index --push)' });
+    }
+    throw error;
+  }
+  const blob = await store.get(layer.layerDigest);
+  if (blob !== undefined) layer.useLocalBlob(blob);
+  await Promise.all(Array.from({ length: layer.count }, (_, i) => store.delete(layer.key(i)).catch(() => {})));
+  return true;
+}
