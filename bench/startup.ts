@@ -2,7 +2,14 @@
 // chroot, both through a 20 MB/s link to the real registry. Not part of `npm test`.
 //
 //   npx tsx bench/startup.ts
-//   (IMAGES=large,realistic SPANS=262144,1048576,4194304 RATE_MBPS=20 BIG_MIB=128 WALK_SPAN=4194304 to change it)
+//   (IMAGES=large,realistic SPANS=262144,1048576,4194304 RATE_MBPS=20 BIG_MIB=128 WALK_SPAN=1048576 ROUNDS=1 to change it)
+//   BASELINE_CLI=/path/to/dist/cli/main.js runs (b), the start-up and the walk with that CLI too,
+//   alternating with this one on the same images, and prints baseline/this ratios; for instance the
+//   last commit's CLI: git archive HEAD | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/ &&
+//   (cd /tmp/base && npx tsup) then BASELINE_CLI=/tmp/base/dist/cli/main.js. THIS_CLI=PATH uses a
+//   CLI built elsewhere instead of bundling src/ (to compare two builds that differ by one change;
+//   it must print its requests on SIGUSR2, as `imagefs mount` does since the zero-message opens).
+//   A_ROUNDS (default ROUNDS) rounds of (a).
 //
 // Images (built here, pushed to a local CNCF distribution registry, one repository per span so
 // that each has exactly one stored index, `imagefs index --push --span S`):
@@ -20,6 +27,7 @@
 // of every path and a read of every file, twice (cold, warm), and warm unpacked/mount (goal >= 0.8x).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,13 +37,17 @@ import {
 import { pushLayout, startFaultProxy, startRegistry } from '../src/testing/registry/index.js';
 import { median } from './lib/measure.js';
 import { startSharedRateProxy } from './lib/shared-rate-proxy.js';
+import { CLI_BANNER, CLI_PLUGINS } from '../tsup.config.js';
 
 const IMAGES = (process.env.IMAGES ?? 'large,realistic').split(',');
 const SPANS = (process.env.SPANS ?? '262144,1048576,4194304').split(',').map(Number);
 const RATE = Number(process.env.RATE_MBPS ?? 20) * 1e6;
 const BIG_MIB = Number(process.env.BIG_MIB ?? 128);
-const WALK_SPAN = Number(process.env.WALK_SPAN ?? 4194304);
+const WALK_SPAN = Number(process.env.WALK_SPAN ?? 1048576);
+const BASELINE_CLI = process.env.BASELINE_CLI;
+const THIS_CLI = process.env.THIS_CLI;
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
+const A_ROUNDS = Number(process.env.A_ROUNDS ?? ROUNDS);
 const MIRROR = process.env.IMAGEFS_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 const CACHE = process.env.IMAGEFS_TEST_CACHE ?? '/var/cache/imagefs-test';
 const root = join(import.meta.dirname, '..');
@@ -58,11 +70,13 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = proc
   });
 }
 
-/** Bundles the CLI from src/ as tsup does, into a directory of the repo (for node_modules). */
+/** Bundles the CLI from src/ exactly as tsup.config.ts does, into a directory of the repo. */
 async function buildCli(dirPath: string): Promise<string> {
   const out = join(dirPath, 'dist', 'cli', 'main.js');
-  await runTool(join(root, 'node_modules', '.bin', 'esbuild'), [join(root, 'src/cli/main.ts'), '--bundle', '--platform=node', '--format=esm',
-    '--packages=external', '--target=node20', `--outfile=${out}`, '--banner:js=#!/usr/bin/env node', '--log-level=warning']);
+  await build({
+    entryPoints: [join(root, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out,
+    banner: { js: CLI_BANNER }, plugins: CLI_PLUGINS, logLevel: 'warning',
+  });
   await copyFile(join(root, 'package.json'), join(dirPath, 'package.json'));
   await chmod(out, 0o755);
   return out;
@@ -143,19 +157,44 @@ const reg = await startRegistry();
 const counting = await startFaultProxy({ target: reg.url });
 const capped = await startSharedRateProxy(counting.url, RATE);
 
-/** `imagefs mount` in a child process; resolves once it printed its `mounted` line. */
-async function mountImage(cli: string, ref: string, mnt: string, cache: string): Promise<ChildProcess> {
+/** CPU time (user + system) a live process has used so far, from /proc/PID/stat, in ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+}
+
+/** `imagefs mount` in a child process; resolves once it printed its `mounted` line, with the time that took. */
+async function mountImage(cli: string, ref: string, mnt: string, cache: string): Promise<{ child: ChildProcess; mountedMs: number; output: () => string }> {
+  const t0 = performance.now();
   const child = spawn(cli, ['mount', ref, mnt, '--cache', cache], { env: { ...process.env, HOME: tmp, XDG_CACHE_HOME: join(tmp, 'xdg') } });
   servers.push(child);
   mounts.push(mnt);
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-  await new Promise<void>((ready, fail) => {
-    const timer = setInterval(() => { if (out.includes('imagefs: mounted at')) { clearInterval(timer); ready(); } }, 2);
-    child.on('close', (code) => { clearInterval(timer); fail(new Error(`imagefs mount exited ${code}: ${out}`)); });
+  const mountedMs = await new Promise<number>((ready, fail) => {
+    const onData = (c: Buffer): void => {
+      out += c.toString();
+      if (out.includes('imagefs: mounted at')) ready(performance.now() - t0);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (code) => fail(new Error(`imagefs mount exited ${code}: ${out}`)));
   });
-  return child;
+  return { child, mountedMs, output: () => out };
+}
+
+/**
+ * The requests a running `imagefs mount` has received, by opcode (it prints them on SIGUSR2), or
+ * undefined for a CLI that does not print them (an older baseline): waits for the line.
+ */
+async function requestsOf(w: { child: ChildProcess; output: () => string }): Promise<Record<string, number> | undefined> {
+  const seen = w.output().split('imagefs: requests ').length;
+  w.child.kill('SIGUSR2');
+  for (let i = 0; i < 200; i++) {
+    const parts = w.output().split('imagefs: requests ');
+    if (parts.length > seen) return JSON.parse(parts[parts.length - 1]!.split('\n')[0]!) as Record<string, number>;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return undefined;
 }
 
 async function unmount(child: ChildProcess): Promise<void> {
@@ -164,9 +203,26 @@ async function unmount(child: ChildProcess): Promise<void> {
   await closed;
 }
 
+/** Wall time of `CLI --version`, the floor of every command: Node's start and loading the CLI. */
+async function versionMs(cli: string): Promise<number> {
+  const t0 = performance.now();
+  await run(cli, ['--version']);
+  return performance.now() - t0;
+}
+
+const ratio = (base: number, now: number): string => `${(base / now).toFixed(2)}x`;
+
 try {
-  const cli = await buildCli(cliDir);
-  console.log(`node ${process.version}; link ${RATE / 1e6} MB/s shared by all connections; spans ${SPANS.join(', ')}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const cli = THIS_CLI ?? await buildCli(cliDir);
+  const clis: Array<[string, string]> = [['this', cli], ...(BASELINE_CLI === undefined ? [] : [['baseline', BASELINE_CLI] as [string, string]])];
+  console.log(`node ${process.version}; link ${RATE / 1e6} MB/s shared by all connections; spans ${SPANS.join(', ')}; ${ROUNDS} round(s); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  if (BASELINE_CLI !== undefined) console.log(`this CLI: ${cli}${THIS_CLI === undefined ? ' (from src/)' : ''}; baseline CLI: ${BASELINE_CLI}`);
+  {
+    const times = new Map<string, number[]>(clis.map(([name]) => [name, []]));
+    for (let i = 0; i < 10; i++) for (const [name, path] of clis) times.get(name)!.push(await versionMs(path));
+    console.log(`start-up, median of 10 \`CLI --version\`: ${clis.map(([name]) => `${name} ${fmtS(median(times.get(name)!))}`).join(', ')}` +
+      (BASELINE_CLI === undefined ? '' : `; baseline/this ${ratio(median(times.get('baseline')!), median(times.get('this')!))}`));
+  }
   for (const img of await images()) {
     const built = await buildImage({ layers: img.layers, config: { Env: ['PATH=/usr/local/bin:/usr/bin:/bin'] } });
     const imageBytes = built.layers.reduce((n, l) => n + l.descriptor.size, 0);
@@ -185,7 +241,7 @@ try {
     const aTimes: number[] = [];
     let aBytes = 0;
     let rootfs = '';
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < A_ROUNDS; round++) {
       const work = await mkdtemp(join(tmp, `${img.name}-pull-`));
       counting.reset();
       const t0 = performance.now();
@@ -199,48 +255,78 @@ try {
       rootfs = `${work}/bundle/rootfs`;
     }
     const a = median(aTimes);
-    console.log(`(a) skopeo copy + umoci unpack + chroot: ${fmtS(a)}${ROUNDS > 1 ? ` (median of ${aTimes.map(fmtS).join(', ')})` : ''}; fetched ${fmtMB(aBytes)}`);
+    console.log(`(a) skopeo copy + umoci unpack + chroot: ${fmtS(a)}${A_ROUNDS > 1 ? ` (median of ${aTimes.map(fmtS).join(', ')})` : ''}; fetched ${fmtMB(aBytes)}`);
 
-    // (b) imagefs mount (cold cache) + chroot, per span size
-    let walkMount: { child: ChildProcess; mnt: string } | undefined;
+    // (b) imagefs mount (cold cache) + chroot, per span size, each CLI in turn
+    const walkMounts: Array<{ name: string; child: ChildProcess; mnt: string; output: () => string }> = [];
     for (const span of SPANS) {
-      const times: number[] = [];
-      let bytes = 0;
-      let requests = 0;
-      let whole = 0;
-      let keep: { child: ChildProcess; mnt: string } | undefined;
+      const b = new Map<string, { times: number[]; mounted: number[]; cpu: number[]; bytes: number; requests: number; whole: number }>(
+        clis.map(([name]) => [name, { times: [], mounted: [], cpu: [], bytes: 0, requests: 0, whole: 0 }]));
       for (let round = 0; round < ROUNDS; round++) {
-        const mnt = await mkdtemp(join(tmp, `${img.name}-mnt-`));
-        counting.reset();
-        const t0 = performance.now();
-        const child = await mountImage(cli, `${capped.host}/bench/${img.name}-${span}:v1`, mnt, await mkdtemp(join(tmp, 'cache-')));
-        const said = await run('chroot', [mnt, ...img.cmd]);
-        times.push(performance.now() - t0);
-        if (said !== img.expect) throw new Error(`(b) printed ${JSON.stringify(said)}`);
-        bytes = counting.counters.bytesOut;
-        requests = counting.counters.requests;
-        whole = counting.log.filter((r) => r.method === 'GET' && r.range === undefined && built.layers.some((l) => r.path.endsWith(l.descriptor.digest))).length;
-        if (span === WALK_SPAN && round === ROUNDS - 1) keep = { child, mnt };
-        else await unmount(child);
+        for (const [name, path] of clis) {
+          const r = b.get(name)!;
+          const mnt = await mkdtemp(join(tmp, `${img.name}-mnt-`));
+          counting.reset();
+          const t0 = performance.now();
+          const { child, mountedMs, output } = await mountImage(path, `${capped.host}/bench/${img.name}-${span}:v1`, mnt, await mkdtemp(join(tmp, 'cache-')));
+          const said = await run('chroot', [mnt, ...img.cmd]);
+          r.times.push(performance.now() - t0);
+          r.mounted.push(mountedMs);
+          r.cpu.push(await cpuMs(child.pid!));
+          if (said !== img.expect) throw new Error(`(b) printed ${JSON.stringify(said)}`);
+          r.bytes = counting.counters.bytesOut;
+          r.requests = counting.counters.requests;
+          r.whole = counting.log.filter((q) => q.method === 'GET' && q.range === undefined && built.layers.some((l) => q.path.endsWith(l.descriptor.digest))).length;
+          if (span === WALK_SPAN && round === ROUNDS - 1) walkMounts.push({ name, child, mnt, output });
+          else await unmount(child);
+        }
       }
-      const b = median(times);
-      console.log(`(b) span ${String(span).padStart(7)}: imagefs mount + chroot ${fmtS(b)}${ROUNDS > 1 ? ` (median of ${times.map(fmtS).join(', ')})` : ''}; ` +
-        `ratio (a)/(b) ${(a / b).toFixed(1)}x (goal >= 20x); fetched ${fmtMB(bytes)} in ${requests} requests = ${((bytes / imageBytes) * 100).toFixed(2)}% of the image (goal <= 3%); ` +
-        `stored index ${fmtMB(indexBytes.get(span)!)} = ${((indexBytes.get(span)! / imageBytes) * 100).toFixed(2)}%${whole > 0 ? `; WHOLE layer GETs: ${whole}` : ''}`);
-      walkMount ??= keep;
+      for (const [name] of clis) {
+        const r = b.get(name)!;
+        const t = median(r.times);
+        console.log(`(b) ${name.padEnd(8)} span ${String(span).padStart(7)}: imagefs mount + chroot ${fmtS(t)}${ROUNDS > 1 ? ` (median of ${r.times.map(fmtS).join(', ')})` : ''}, ` +
+          `'mounted' after ${fmtS(median(r.mounted))}, server CPU ${fmtS(median(r.cpu))}; ratio (a)/(b) ${(a / t).toFixed(1)}x (goal >= 20x); fetched ${fmtMB(r.bytes)} in ${r.requests} requests = ${((r.bytes / imageBytes) * 100).toFixed(2)}% of the image (goal <= 3%); ` +
+          `stored index ${fmtMB(indexBytes.get(span)!)} = ${((indexBytes.get(span)! / imageBytes) * 100).toFixed(2)}%${r.whole > 0 ? `; WHOLE layer GETs: ${r.whole}` : ''}`);
+      }
+      if (BASELINE_CLI !== undefined) {
+        const [base, now] = [b.get('baseline')!, b.get('this')!];
+        console.log(`(b) span ${span}: baseline/this ${ratio(median(base.times), median(now.times))} (mount + chroot), ${ratio(median(base.mounted), median(now.mounted))} (until 'mounted'), ` +
+          `${ratio(median(base.cpu), median(now.cpu))} (server CPU)`);
+      }
     }
 
-    if (walkMount !== undefined) {
-      const rows: Array<[string, Awaited<ReturnType<typeof walk>>]> = [];
-      for (const pass of ['cold', 'warm']) {
-        rows.push([`mount ${pass}`, await walk(walkMount.mnt)]);
-        rows.push([`unpacked ${pass}`, await walk(rootfs)]);
+    if (walkMounts.length > 0) {
+      // Each pass walks every mount and the unpacked tree back to back (cold, then warm twice).
+      // The server's CPU time during a pass tells whether the kernel still asked it anything.
+      // So do the requests the kernel sent during the pass (SIGUSR2 makes the server print them).
+      const rows = new Map<string, Array<Awaited<ReturnType<typeof walk>> & { serverCpu?: number; requests?: string }>>();
+      for (const pass of ['cold', 'warm', 'warm']) {
+        for (const w of walkMounts) {
+          const c0 = await cpuMs(w.child.pid!);
+          // Only this version's server handles SIGUSR2 (it would end an older one).
+          const q0 = w.name === 'this' ? await requestsOf(w) : undefined;
+          const r = await walk(w.mnt);
+          const q1 = w.name === 'this' ? await requestsOf(w) : undefined;
+          const requests = q0 === undefined || q1 === undefined ? undefined
+            : Object.entries(q1).map(([k, v]) => [k, v - (q0[k] ?? 0)] as const).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ');
+          rows.set(`mount ${w.name} ${pass}`, [...(rows.get(`mount ${w.name} ${pass}`) ?? []), {
+            ...r, serverCpu: (await cpuMs(w.child.pid!)) - c0, ...(requests === undefined ? {} : { requests: requests || 'none' }),
+          }]);
+        }
+        rows.set(`unpacked ${pass}`, [...(rows.get(`unpacked ${pass}`) ?? []), await walk(rootfs)]);
       }
-      for (const [label, r] of rows) console.log(`walk ${label.padEnd(13)} find+stat ${fmtS(r.stat)} (${r.paths} paths), read every file ${fmtS(r.read)}`);
-      const m = rows[2]![1];
-      const u = rows[3]![1];
-      console.log(`warm walk, unpacked time / mount time (span ${WALK_SPAN}): find+stat ${(u.stat / m.stat).toFixed(2)}x, read ${(u.read / m.read).toFixed(2)}x (goal >= 0.8x)`);
-      await unmount(walkMount.child);
+      for (const [label, rs] of rows) {
+        for (const r of rs) {
+          console.log(`walk ${label.padEnd(20)} find+stat ${fmtS(r.stat)} (${r.paths} paths), read every file ${fmtS(r.read)}${r.serverCpu === undefined ? '' : `; server CPU meanwhile ${fmtS(r.serverCpu)}`}` +
+            `${r.requests === undefined ? '' : `; requests: ${r.requests}`}`);
+        }
+      }
+      const best = (label: string, key: 'stat' | 'read'): number => Math.min(...rows.get(label)!.map((r) => r[key]));
+      for (const w of walkMounts) {
+        console.log(`warm walk (best of 2), unpacked time / mount time, ${w.name} CLI (span ${WALK_SPAN}): find+stat ${ratio(best('unpacked warm', 'stat'), best(`mount ${w.name} warm`, 'stat'))}, ` +
+          `read ${ratio(best('unpacked warm', 'read'), best(`mount ${w.name} warm`, 'read'))} (goal >= 0.8x)`);
+      }
+      for (const w of walkMounts) await unmount(w.child);
     }
     await rm(rootfs.replace(/\/bundle\/rootfs$/, ''), { recursive: true, force: true });
   }

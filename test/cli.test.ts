@@ -252,8 +252,8 @@ describe('imagefs commands (in process)', () => {
     expect((await readdir(out)).sort()).toEqual(['a']);
   });
 
-  it('mount --writable is a usage error until the writable overlay lands', async () => {
-    const r = await cli('mount', ref, tmp.path, '--writable');
+  it('mount --upper without --writable is a usage error', async () => {
+    const r = await cli('mount', ref, tmp.path, '--upper', join(tmp.path, 'upper'));
     expectUsage(r);
     expect(r.stderr).toContain('--writable');
   });

@@ -1,14 +1,14 @@
 // `imagefs mount`, `imagefs umount` and `imagefs run`, as the bundled executable in child
 // processes (the server is another process, as users run it).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, copyFile, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { randomBytes, runTool } from '../src/testing/builder/index.js';
+import { randomBytes } from '../src/testing/builder/index.js';
 import { pushLayout, startRegistry } from '../src/testing/registry/index.js';
-import { BIG_SIZE, forceUnmount, fuseImage, fuseLayout, mountCount, mountDir, requireFuse, sh } from './fuse-fixture.js';
+import { BIG_SIZE, buildCliBundle, forceUnmount, fuseImage, fuseLayout, mountCount, mountDir, requireFuse, sh } from './fuse-fixture.js';
 import { tempDir } from './layout-fixtures.js';
 import { testHome } from './helpers/test-home.js';
 
@@ -20,20 +20,10 @@ let ref: string;
 const mountpoints: string[] = [];
 const servers: ChildProcess[] = [];
 
-/** Bundles src/cli/main.ts as tsup does (see cli.test.ts), so children run the shipped shape. */
-async function buildBundle(): Promise<string> {
-  const out = join(bundleDir, 'dist', 'cli', 'main.js');
-  await runTool(join(root, 'node_modules', '.bin', 'esbuild'), [join(root, 'src/cli/main.ts'), '--bundle', '--platform=node', '--format=esm',
-    '--packages=external', '--target=node20', `--outfile=${out}`, '--banner:js=#!/usr/bin/env node', '--log-level=warning']);
-  await copyFile(join(root, 'package.json'), join(bundleDir, 'package.json'));
-  await chmod(out, 0o755);
-  return out;
-}
-
 const cli = (...argv: string[]): ReturnType<typeof sh> => sh(bundle, ['--no-cache', ...argv], { env: testHome() });
 
 /** A foreground `imagefs mount`: resolves once it printed its `mounted` line. */
-async function startServer(mountpoint: string): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
+async function startServer(mountpoint: string): Promise<{ child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }> {
   const child = spawn(bundle, ['--no-cache', 'mount', ref, mountpoint], { env: { ...process.env, ...testHome() } });
   servers.push(child);
   let out = '';
@@ -47,13 +37,13 @@ async function startServer(mountpoint: string): Promise<{ child: ChildProcess; s
     }, 20);
     void exited.then((code) => { clearInterval(timer); fail(new Error(`imagefs mount exited ${code}: ${out}${err}`)); });
   });
-  return { child, stdout: () => out, exited };
+  return { child, stdout: () => out, stderr: () => err, exited };
 }
 
 beforeAll(async () => {
   requireFuse();
   tmp = await tempDir('fuse-cli');
-  [bundle, ref] = await Promise.all([buildBundle(), fuseImage().then((image) => fuseLayout(tmp.path, image))]);
+  [bundle, ref] = await Promise.all([buildCliBundle(bundleDir), fuseImage().then((image) => fuseLayout(tmp.path, image))]);
 });
 
 afterEach(async () => {
@@ -79,6 +69,33 @@ describe('imagefs mount / umount', () => {
     expect(await server.exited).toBe(0);
     expect(await mountCount(mnt)).toBe(0);
     expect(server.stdout()).toMatch(/^imagefs: mounted at .* \(FUSE 7\.\d+, kernel 7\.\d+, .*\)\nimagefs: unmounted .*\n$/);
+  });
+
+  it('SIGUSR2 prints the requests so far; opens and warm reads send none', async () => {
+    const mnt = await mountDir(tmp.path, 'usr2');
+    mountpoints.push(mnt);
+    const server = await startServer(mnt);
+    const counts = async (): Promise<Record<string, number>> => {
+      const seen = server.stderr().split('imagefs: requests ').length;
+      const line = new Promise<void>((done) => {
+        const onData = (): void => {
+          if (server.stderr().split('imagefs: requests ').length > seen && server.stderr().endsWith('\n')) { server.child.stderr!.off('data', onData); done(); }
+        };
+        server.child.stderr!.on('data', onData);
+      });
+      server.child.kill('SIGUSR2');
+      await line;
+      const parts = server.stderr().split('imagefs: requests ');
+      return JSON.parse(parts[parts.length - 1]!.split('\n')[0]!) as Record<string, number>;
+    };
+    expect((await sh('cat', [join(mnt, 'etc/hostname'), join(mnt, 'bin/busybox')])).code).toBe(0);
+    const first = await counts();
+    expect(first['READ']).toBeGreaterThanOrEqual(2);
+    expect(first['OPEN']).toBe(1); // answered ENOSYS: zero-message opens from then on
+    expect((await sh('cat', [join(mnt, 'etc/hostname'), join(mnt, 'bin/busybox')])).code).toBe(0);
+    expect(await counts()).toEqual(first);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 
   it('imagefs umount ends a running mount in one line; the server exits 0', async () => {
@@ -119,10 +136,10 @@ describe('imagefs mount / umount', () => {
     expect(await mountCount(mnt)).toBe(0);
   });
 
-  it('--writable is a usage error for now', async () => {
-    const r = await cli('mount', ref, tmp.path, '--writable');
+  it('--upper without --writable is a usage error', async () => {
+    const r = await cli('mount', ref, tmp.path, '--upper', `${tmp.path}/upper`);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^imagefs: usage: --writable .* not available yet/);
+    expect(r.stderr).toMatch(/^imagefs: usage: --upper DIR needs --writable/);
   });
 });
 

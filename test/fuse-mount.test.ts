@@ -1,6 +1,7 @@
 // The FUSE server through the library API: mount an opened image's tree, then look at it with
 // ordinary programs run as async child processes (never synchronously from this process).
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError } from '../src/errors/image-fs-error.js';
@@ -220,5 +221,97 @@ describe('reads that fail or wait', () => {
     controller.abort();
     await handle.closed;
     expect(await mountCount(dir)).toBe(0);
+  });
+});
+
+describe('round trips: what the kernel asks again', () => {
+  const handles: FuseMount[] = [];
+  afterAll(async () => {
+    for (const h of handles) await h.unmount({ lazy: true }).catch(() => {});
+  });
+
+  /** Runs `cat` on `paths` and returns the requests it cost, by opcode. */
+  async function cost(h: FuseMount, dir: string, paths: string[]): Promise<Record<string, number>> {
+    const before = h.requestCounts();
+    const r = await sh('cat', paths.map((p) => join(dir, p)));
+    expect(r.code).toBe(0);
+    const after = h.requestCounts();
+    return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
+  }
+
+  it('zero-message opens: after the first, opening, reading and closing cached files sends nothing', async () => {
+    const dir = await mountDir(tmp.path, 'zero-open');
+    mountpoints.push(dir);
+    const seen: FuseEvent[] = [];
+    const h = await mount(tree, dir, { onEvent: (e) => seen.push(e) });
+    handles.push(h);
+    const files = ['etc/hostname', 'data/big.bin', 'bin/busybox'];
+    const first = await cost(h, dir, files);
+    expect(seen[0]).toMatchObject({ type: 'mounted', zeroMessageOpen: true }); // Linux >= 5.1 offers both
+    expect(first['OPEN']).toBe(1); // answered ENOSYS once; the kernel stops asking
+    expect(first['RELEASE']).toBeUndefined();
+    expect(first['READ']).toBeGreaterThanOrEqual(3);
+    expect(await cost(h, dir, files)).toEqual({}); // page cache kept, no OPEN, READ or RELEASE
+    const ls = await sh('ls', ['-R', dir]);
+    expect(ls.code).toBe(0);
+    const before = h.requestCounts();
+    expect((await sh('ls', ['-R', dir])).stdout).toEqual(ls.stdout);
+    expect(h.requestCounts()).toEqual(before); // listings cached: no OPENDIR, READDIR or RELEASEDIR
+    expect(before['RELEASEDIR']).toBeUndefined();
+    const again = await sh('sha256sum', [join(dir, 'data/big.bin')]);
+    expect(again.stdout.toString().split(' ')[0]).toBe(sha256(await bytesOf('data/big.bin')));
+  });
+
+  it('zeroMessageOpen: false opens with a round trip each time, and still keeps the page cache', async () => {
+    const dir = await mountDir(tmp.path, 'with-open');
+    mountpoints.push(dir);
+    const seen: FuseEvent[] = [];
+    const h = await mount(tree, dir, { zeroMessageOpen: false, onEvent: (e) => seen.push(e) });
+    handles.push(h);
+    const files = ['etc/hostname', 'data/big.bin'];
+    const first = await cost(h, dir, files);
+    expect(seen[0]).toMatchObject({ type: 'mounted', zeroMessageOpen: false });
+    expect(first).toMatchObject({ OPEN: 2, RELEASE: 2 });
+    expect(await cost(h, dir, files)).toEqual({ OPEN: 2, RELEASE: 2 }); // FOPEN_KEEP_CACHE: no READ
+  });
+
+  it('mount() takes a tree still opening; a rejected one mounts nothing', async () => {
+    const dir = await mountDir(tmp.path, 'promised');
+    mountpoints.push(dir);
+    let resolveTree!: (t: FsTree) => void;
+    const pending = mount(new Promise<FsTree>((done) => { resolveTree = done; }), dir);
+    resolveTree(tree);
+    const h = await pending;
+    handles.push(h);
+    expect((await sh('cat', [join(dir, 'etc/hostname')])).stdout.toString()).toBe('box\n');
+    await h.unmount();
+    const failed = await mountDir(tmp.path, 'promised-fail');
+    mountpoints.push(failed);
+    await expect(mount(Promise.reject(new ImageError('NotFound', 'no such image')), failed)).rejects.toThrow('no such image');
+    expect(await mountCount(failed)).toBe(0);
+  });
+});
+
+describe('readahead', () => {
+  it('raises the kernel readahead of the mount with readaheadKiB; by default leaves the kernel\'s', async () => {
+    const bdi = async (dir: string): Promise<string> => {
+      const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === dir)!;
+      return (await readFile(`/sys/class/bdi/${line.split(' ')[2]}/read_ahead_kb`, 'utf8')).trim();
+    };
+    for (const kib of [1024, undefined]) {
+      const dir = await mountDir(tmp.path, `ra-${kib ?? 'default'}`);
+      mountpoints.push(dir);
+      let onMounted!: (e: FuseEvent) => void;
+      const mounted = new Promise<FuseEvent>((done) => { onMounted = done; });
+      const h = await mount(tree, dir, { ...(kib === undefined ? {} : { readaheadKiB: kib }), onEvent: (e) => { if (e.type === 'mounted') onMounted(e); } });
+      // The first access waits for INIT; 'mounted' follows once the readahead is set.
+      expect((await sh('cat', [join(dir, 'etc/hostname')])).stdout.toString()).toBe('box\n');
+      const event = await mounted;
+      if (event.type !== 'mounted') throw new Error('unreachable');
+      if (kib !== undefined) expect(event.maxReadahead).toBe(1 << 20);
+      else expect(event.maxReadahead).toBeLessThan(1 << 20); // the kernel's own (128 KiB on Linux 6)
+      expect(await bdi(dir)).toBe(String(event.maxReadahead / 1024));
+      await h.unmount();
+    }
   });
 });

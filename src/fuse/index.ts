@@ -1,5 +1,5 @@
 /**
- * `imagefs/fuse`: serve any {@link FsTree} (an opened image's `tree`) as a read-only FUSE mount,
+ * `imagefs/fuse`: serve any {@link FsTree} (an opened image's `tree`) as a FUSE mount (read-write for a writable tree),
  * speaking the kernel protocol over /dev/fuse from TypeScript. Linux only; mounting needs root.
  * Not loaded by the root `imagefs` import.
  *

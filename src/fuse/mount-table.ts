@@ -50,6 +50,8 @@ export interface MountInfo {
   fstype: string;
   /** The mount source (`imagefs` or the name given to `mount`). */
   source: string;
+  /** The file system's device, `MAJOR:MINOR` (a FUSE mount's is `0:N`, also its readahead's name in /sys/class/bdi). */
+  device: string;
 }
 
 const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -70,7 +72,7 @@ export async function readMountTable(): Promise<MountInfo[]> {
     const [left, right] = line.split(' - ');
     const fields = left!.split(' ');
     const tail = (right ?? '').split(' ');
-    out.push({ mountpoint: unescape(fields[4] ?? ''), fstype: tail[0] ?? '', source: unescape(tail[1] ?? '') });
+    out.push({ mountpoint: unescape(fields[4] ?? ''), fstype: tail[0] ?? '', source: unescape(tail[1] ?? ''), device: fields[2] ?? '' });
   }
   return out;
 }

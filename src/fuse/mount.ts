@@ -5,12 +5,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
-import type { FsTree } from '../tree/types.js';
+import { isWritableTree, type FsTree } from '../tree/types.js';
 import { readInHeader } from './codec.js';
 import { clearStaleMount } from './mount-table.js';
 import { FuseOperations, type OperationNote } from './operations.js';
-import { NO_REPLY_OPS, Size } from './protocol.js';
+import { NO_REPLY_OPS, Op, Size } from './protocol.js';
+import { ReaderThread } from './reader-thread.js';
 import { FuseSession } from './session.js';
+import { FuseWriteOperations } from './write-operations.js';
 
 /**
  * Options of {@link mount}. Times are in seconds.
@@ -25,13 +27,29 @@ export interface FuseMountOptions {
   name?: string;
   /**
    * How long the kernel may cache names (found or not) and attributes. The image never
-   * changes, so the default is long: 3600.
+   * changes, so the default is long: 3600; 0 for a writable tree (it changes).
    */
   cacheSeconds?: number;
   /** Let users other than the mounting one use the mount (`allow_other`). Default true. */
   allowOther?: boolean;
   /** Detach a stale mount left at `mountpoint` by a killed server first. Default true. */
   clearStale?: boolean;
+  /**
+   * Zero-message opens: when the kernel offers them (Linux 3.16+ for files, 5.1+ for
+   * directories), the first OPEN and OPENDIR are answered `ENOSYS`, after which the kernel opens
+   * and closes files and directories without asking (no OPEN, RELEASE, OPENDIR, RELEASEDIR), page
+   * cache and listings kept. Default true; false makes every open a round trip (for comparison).
+   */
+  zeroMessageOpen?: boolean;
+  /**
+   * The kernel's readahead for the mount, in KiB, set through /sys/class/bdi once mounted (the
+   * kernel starts FUSE mounts at 128 KiB and lets INIT only lower it). 1024 makes sequential reads
+   * and page faults in mapped programs come as 1 MiB READs, in fewer round trips (python3 started
+   * 35% sooner without a link cap), but with a span cache that refetches reads crossing spans it
+   * fetched more bytes (docs/fuse.md, "Readahead"). Default 0: the kernel's. Where sysfs is not
+   * writable (rootless), the kernel's stays.
+   */
+  readaheadKiB?: number;
   /** Unmounts when aborted. */
   signal?: AbortSignal;
   /** Receives every {@link FuseEvent}, those before `mount` resolves included. */
@@ -50,7 +68,11 @@ export type FuseEvent =
   /** A stale mount was detached from the mountpoint before mounting. */
   | { type: 'stale-cleared'; mountpoint: string }
   /** The kernel has mounted the tree and negotiated the protocol. */
-  | { type: 'mounted'; mountpoint: string; kernel: string; protocol: string; maxRead: number; maxReadahead: number }
+  | {
+    type: 'mounted'; mountpoint: string; kernel: string; protocol: string; maxRead: number; maxReadahead: number;
+    /** Whether opens cost no message (see {@link FuseMountOptions.zeroMessageOpen}). */
+    zeroMessageOpen: boolean;
+  }
   /** A request failed with EIO (a layer fetch failed): `ino` is the inode, `error` the cause. */
   | { type: 'io-error'; mountpoint: string; op: string; ino: number; error: unknown }
   /** The connection ended; `error` is null after a normal unmount. */
@@ -87,13 +109,28 @@ export class FuseMount extends EventEmitter<FuseMountEvents> {
   /** Resolves when the mount has ended (never rejects). */
   readonly closed: Promise<void>;
   private readonly session: FuseSession;
+  private readonly ops: FuseOperations;
 
   /** @internal Made by {@link mount}. */
-  constructor(session: FuseSession) {
+  constructor(session: FuseSession, ops: FuseOperations) {
     super();
     this.session = session;
+    this.ops = ops;
     this.mountpoint = session.mountpoint;
     this.closed = session.closed.then(() => undefined);
+  }
+
+  /**
+   * The requests the kernel has sent so far, by opcode name: what a workload costs in round
+   * trips (a warm read of cached pages sends no `READ`; with zero-message opens no `OPEN`).
+   *
+   * @example
+   * ```ts
+   * const before = m.requestCounts().READ ?? 0; // then read a file twice: READ grows once
+   * ```
+   */
+  requestCounts(): Record<string, number> {
+    return this.ops.requestCounts();
   }
 
   /**
@@ -111,10 +148,16 @@ export class FuseMount extends EventEmitter<FuseMountEvents> {
 }
 
 /**
- * Mounts `tree` read-only at `mountpoint` (an existing directory) over /dev/fuse, speaking the
+ * Mounts `tree` at `mountpoint` (an existing directory) over /dev/fuse, read-only, or read-write
+ * when it is a `WritableFsTree` (an image opened with `upper`; see docs/fuse.md), speaking the
  * kernel's FUSE protocol directly (no libfuse). Needs root (or CAP_SYS_ADMIN) for mount(2).
  * Resolves once mounted; the first access to the mountpoint waits for the INIT exchange. The
  * process stays alive while mounted (the reader thread) and may exit once unmounted.
+ *
+ * `tree` may be a promise (an image still opening): the server's thread boots and the
+ * mountpoint is checked meanwhile, and mount(2) happens once the tree is there, so a mount
+ * started together with `openImage` is ready sooner. If the promise rejects, so does `mount`,
+ * with nothing mounted.
  *
  * Never access the mountpoint synchronously from this process (`fs.statSync`, `execSync`): the
  * thread that would answer is the one waiting. Use asynchronous calls or child processes.
@@ -130,35 +173,65 @@ export class FuseMount extends EventEmitter<FuseMountEvents> {
  * await image.close();
  * ```
  */
-export async function mount(tree: FsTree, mountpoint: string, options: FuseMountOptions = {}): Promise<FuseMount> {
+export async function mount(tree: FsTree | PromiseLike<FsTree>, mountpoint: string, options: FuseMountOptions = {}): Promise<FuseMount> {
   const onEvent = options.onEvent ?? (() => {});
-  options.signal?.throwIfAborted();
-  if (options.clearStale ?? true) {
-    if (await clearStaleMount(mountpoint)) onEvent({ type: 'stale-cleared', mountpoint });
+  const reader = new ReaderThread(); // boots (tens of ms) while the tree and the mountpoint get ready
+  let session: FuseSession;
+  let ready: FsTree;
+  try {
+    options.signal?.throwIfAborted();
+    const checkMountpoint = async (): Promise<void> => {
+      if (options.clearStale ?? true) {
+        if (await clearStaleMount(mountpoint)) onEvent({ type: 'stale-cleared', mountpoint });
+      }
+      const st = await stat(mountpoint);
+      if (!st.isDirectory()) throw Object.assign(new Error(`mountpoint ${mountpoint} is not a directory`), { code: 'ENOTDIR' });
+    };
+    [ready] = await Promise.all([tree, checkMountpoint()]);
+    options.signal?.throwIfAborted();
+    session = await FuseSession.mount(mountpoint, {
+      reader,
+      ...(options.name === undefined ? {} : { name: options.name }),
+      ...(options.allowOther === undefined ? {} : { allowOther: options.allowOther }),
+      readOnly: !isWritableTree(ready), // a WritableFsTree (an upper) is mounted rw and served by FuseWriteOperations
+    });
+  } catch (error) {
+    reader.cancel();
+    throw error;
   }
-  const st = await stat(mountpoint);
-  if (!st.isDirectory()) throw Object.assign(new Error(`mountpoint ${mountpoint} is not a directory`), { code: 'ENOTDIR' });
-  const session = await FuseSession.mount(mountpoint, {
-    ...(options.name === undefined ? {} : { name: options.name }),
-    ...(options.allowOther === undefined ? {} : { allowOther: options.allowOther }),
-  });
-  const handle = new FuseMount(session);
+  const seconds = options.cacheSeconds ?? (isWritableTree(ready) ? 0 : 3600);
+  const readaheadKiB = options.readaheadKiB ?? 0;
+  let init: Extract<OperationNote, { type: 'init' }> | undefined;
+  const onNote = (n: OperationNote): void => {
+    if (n.type === 'init') init = n; // 'mounted' goes out once INIT is answered and the readahead set
+    else emit({ type: 'io-error', mountpoint: session.mountpoint, op: n.op, ino: n.ino, error: n.error });
+  };
+  const valid = { entrySeconds: seconds, attrSeconds: seconds };
+  const ops = isWritableTree(ready) ? new FuseWriteOperations(ready, valid, onNote) : new FuseOperations(ready, valid, onNote, options.zeroMessageOpen ?? true);
+  const afterInit = async (n: Extract<OperationNote, { type: 'init' }>): Promise<void> => {
+    const readahead = readaheadKiB > 0 ? await session.setReadahead(readaheadKiB) : undefined;
+    emit({
+      type: 'mounted', mountpoint: session.mountpoint, kernel: n.kernel, protocol: n.protocol, maxRead: n.maxRead,
+      maxReadahead: readahead ?? n.maxReadahead, zeroMessageOpen: n.zeroMessageOpen,
+    });
+  };
+  const handle = new FuseMount(session, ops);
   const emit = (event: FuseEvent): void => {
     onEvent(event);
     handle.emit('event', event);
   };
-  const seconds = options.cacheSeconds ?? 3600;
-  const ops = new FuseOperations(tree, { entrySeconds: seconds, attrSeconds: seconds }, (n: OperationNote) => {
-    if (n.type === 'init') emit({ type: 'mounted', mountpoint: session.mountpoint, kernel: n.kernel, protocol: n.protocol, maxRead: n.maxRead, maxReadahead: n.maxReadahead });
-    else emit({ type: 'io-error', mountpoint: session.mountpoint, op: n.op, ino: n.ino, error: n.error });
-  });
   session.start((req) => {
     const header = readInHeader(req);
     const body = req.subarray(Size.IN_HEADER, header.len);
-    void ops.handle(header, body).then((reply) => {
+    void ops.handle(header, body).then(async (reply) => {
       if (reply === null || NO_REPLY_OPS.has(header.opcode)) return;
       if ('errno' in reply) session.reply(header.unique, reply.errno);
       else session.reply(header.unique, 0, reply.body);
+      if (init !== undefined && header.opcode === Op.INIT) {
+        const n = init;
+        init = undefined;
+        await afterInit(n);
+      }
     });
   });
   const onAbort = (): void => { void handle.unmount({ lazy: true }).catch(() => {}); };

@@ -11,7 +11,7 @@ import { cString, direntPlusSize, direntSize, replyBuffer, writeAttrOut, writeDi
 import { errnoOf } from './errno.js';
 import {
   Errno, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, Init, MAX_WRITE,
-  Op, PAGE_SIZE, Size, WRITE_OPS,
+  Op, opName, PAGE_SIZE, Size, WRITE_OPS,
 } from './protocol.js';
 
 const S_IFMT = 0o170000;
@@ -28,7 +28,7 @@ export type Reply = { body: Buffer } | { errno: number } | null;
 
 /** What the operations tell their owner about (read failures, the negotiated protocol). */
 export type OperationNote =
-  | { type: 'init'; kernel: string; protocol: string; maxRead: number; maxReadahead: number }
+  | { type: 'init'; kernel: string; protocol: string; maxRead: number; maxReadahead: number; zeroMessageOpen: boolean }
   | { type: 'io-error'; op: string; ino: number; errno: number; error: unknown };
 
 /** A thrown errno: answered as is. */
@@ -39,21 +39,43 @@ const fail = (errno: number): never => { throw new Errno_(errno); };
 
 interface DirHandle { ino: number; entries?: TreeDirEntry[] }
 
+/** How many listings READDIR keeps without a handle (zero-message OPENDIR): the last ones used. */
+const LISTINGS_KEPT = 64;
+
 /** Serves one {@link FsTree} over the FUSE protocol (see the file comment). */
 export class FuseOperations {
   private nextFh = 1;
   private readonly files = new Map<number, FileContent>();
   private readonly dirs = new Map<number, DirHandle>();
+  /** Listings by directory inode, for READDIRs that come without a handle (fh 0). */
+  private readonly listings = new Map<number, TreeDirEntry[]>();
   private readonly inFlight = new Map<bigint, AbortController>();
+  private readonly counts = new Map<number, number>();
+  /** Answer OPEN / OPENDIR `ENOSYS` (the kernel offered zero-message opens, and they are wanted). */
+  private noOpen = false;
+  private noOpendir = false;
 
+  /**
+   * @param zeroMessageOpen - when the kernel offers it, answer the first OPEN and OPENDIR with
+   *   `ENOSYS`, so that every later open and close of a file or directory costs no message.
+   */
   constructor(
     private readonly tree: FsTree,
     private readonly valid: Validity,
     private readonly note: (n: OperationNote) => void = () => {},
+    private readonly zeroMessageOpen = true,
   ) {}
+
+  /** Requests received so far, by opcode name (`READ`, `LOOKUP`, ...). */
+  requestCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [op, n] of this.counts) out[opName(op)] = n;
+    return out;
+  }
 
   /** Answers one request; the body is the bytes after the 40-byte header. */
   async handle(h: InHeader, body: Buffer): Promise<Reply> {
+    this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
     try {
       return await this.dispatch(h, body);
     } catch (error) {
@@ -112,7 +134,14 @@ export class FuseOperations {
     b.body.writeUInt32LE(1, o + 24); // time_gran: nanoseconds
     b.body.writeUInt16LE(MAX_WRITE / PAGE_SIZE, o + 28); // max_pages: 1 MiB reads
     const maxRead = (offered & Init.MAX_PAGES) !== 0 ? MAX_WRITE : 32 * PAGE_SIZE;
-    this.note({ type: 'init', kernel: `${major}.${minor}`, protocol: `${FUSE_KERNEL_VERSION}.${Math.min(minor, FUSE_KERNEL_MINOR_VERSION)}`, maxRead, maxReadahead });
+    // Zero-message opens: the kernel then opens with FOPEN_KEEP_CACHE (and FOPEN_CACHE_DIR for
+    // directories) by itself and never sends RELEASE; READ and READDIR come with fh 0.
+    this.noOpen = this.zeroMessageOpen && (offered & Init.NO_OPEN_SUPPORT) !== 0;
+    this.noOpendir = this.zeroMessageOpen && (offered & Init.NO_OPENDIR_SUPPORT) !== 0;
+    this.note({
+      type: 'init', kernel: `${major}.${minor}`, protocol: `${FUSE_KERNEL_VERSION}.${Math.min(minor, FUSE_KERNEL_MINOR_VERSION)}`, maxRead, maxReadahead,
+      zeroMessageOpen: this.noOpen,
+    });
     return b;
   }
 
@@ -131,6 +160,7 @@ export class FuseOperations {
     const mode = this.tree.modeOf(ino);
     if ((mode & S_IFMT) === S_IFDIR) fail(Errno.EISDIR);
     if ((mode & S_IFMT) !== S_IFREG) fail(Errno.EINVAL);
+    if (this.noOpen) return { errno: Errno.ENOSYS }; // success for the kernel, and no OPEN ever again
     const fh = this.nextFh++;
     this.files.set(fh, this.tree.content(ino));
     return openReply(fh, FOPEN_KEEP_CACHE); // the bytes never change: keep the page cache across opens
@@ -146,7 +176,16 @@ export class FuseOperations {
     const controller = new AbortController();
     this.inFlight.set(h.unique, controller);
     try {
-      const n = await content.readInto(b.body, Size.OUT_HEADER, b.body.length - Size.OUT_HEADER, offset, { signal: controller.signal });
+      // readInto may copy less than asked (a read that ends at a span boundary, say). A short
+      // READ reply means end of file to the kernel: it shrinks the file's size, and the next
+      // attributes (with the real size) then drop the whole page cache of the file. So fill it.
+      const want = b.body.length - Size.OUT_HEADER;
+      let n = 0;
+      while (n < want) {
+        const got = await content.readInto(b.body, Size.OUT_HEADER + n, want - n, offset + n, { signal: controller.signal });
+        if (got <= 0) break;
+        n += got;
+      }
       return { body: b.body.subarray(0, Size.OUT_HEADER + n) };
     } catch (error) {
       if (controller.signal.aborted) fail(Errno.EINTR);
@@ -158,6 +197,7 @@ export class FuseOperations {
 
   private opendir(ino: number): Reply {
     if ((this.tree.modeOf(ino) & S_IFMT) !== S_IFDIR) fail(Errno.ENOTDIR);
+    if (this.noOpendir) return { errno: Errno.ENOSYS };
     const fh = this.nextFh++;
     this.dirs.set(fh, { ino });
     return openReply(fh, FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE); // the listing never changes either
@@ -172,10 +212,8 @@ export class FuseOperations {
     const fh = Number(body.readBigUInt64LE(0));
     const start = Number(body.readBigUInt64LE(8));
     const size = body.readUInt32LE(16);
-    let handle = this.dirs.get(fh);
-    if (handle === undefined || handle.ino !== ino) handle = { ino };
-    handle.entries ??= [...this.tree.children(ino)];
-    const entries = handle.entries;
+    const handle = this.dirs.get(fh);
+    const entries = handle !== undefined && handle.ino === ino ? (handle.entries ??= [...this.tree.children(ino)]) : this.listing(ino);
     const total = entries.length + 2;
     const chunks: Buffer[] = [];
     let used = 0;
@@ -195,6 +233,19 @@ export class FuseOperations {
     let at = Size.OUT_HEADER;
     for (const c of chunks) { b.body.set(c, at); at += c.length; }
     return b;
+  }
+
+  /** The children of `ino` for a READDIR without a handle; a directory listed in several READDIRs is materialised once. */
+  private listing(ino: number): TreeDirEntry[] {
+    let entries = this.listings.get(ino);
+    if (entries === undefined) {
+      entries = [...this.tree.children(ino)];
+      if (this.listings.size >= LISTINGS_KEPT) this.listings.delete(this.listings.keys().next().value!);
+    } else {
+      this.listings.delete(ino);
+    }
+    this.listings.set(ino, entries); // most recently used last
+    return entries;
   }
 
   private statfs(): Reply {

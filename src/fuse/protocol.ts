@@ -40,9 +40,16 @@ export const Init = {
   DO_READDIRPLUS: 1 << 13,
   READDIRPLUS_AUTO: 1 << 14,
   ASYNC_DIO: 1 << 15,
+  /**
+   * Offered by the kernel (3.16+): an OPEN answered `ENOSYS` counts as success, and every later
+   * open of a file costs no message (no OPEN, no RELEASE), the page cache kept.
+   */
+  NO_OPEN_SUPPORT: 1 << 17,
   PARALLEL_DIROPS: 1 << 18,
   MAX_PAGES: 1 << 22,
   CACHE_SYMLINKS: 1 << 23,
+  /** Offered by the kernel (5.1+): the same for OPENDIR (no OPENDIR, no RELEASEDIR; listings cached). */
+  NO_OPENDIR_SUPPORT: 1 << 24,
 } as const;
 
 /** `fuse_open_out.open_flags`. */

@@ -4,11 +4,12 @@
  * operations (operations.ts) turn requests into replies.
  */
 import { closeSync, openSync, writeSync, constants as fsConstants } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { writeOutHeader } from './codec.js';
-import { runProgram } from './mount-table.js';
+import { mountAt, runProgram } from './mount-table.js';
 import { READ_BUFFER_SIZE, Size } from './protocol.js';
-import { startReader } from './reader-thread.js';
+import { ReaderThread } from './reader-thread.js';
 
 /** How to mount: what `mount -o` receives besides the descriptor. */
 export interface SessionMountOptions {
@@ -20,6 +21,8 @@ export interface SessionMountOptions {
   readOnly?: boolean;
   /** Let every user, not only root, use the mount (`allow_other`). Default true. */
   allowOther?: boolean;
+  /** A reader thread created earlier (so that its boot overlapped other work); default a new one. */
+  reader?: ReaderThread;
 }
 
 /**
@@ -32,11 +35,13 @@ export class FuseSession {
   /** Resolves when the connection has ended (unmounted or aborted); never rejects. */
   readonly closed: Promise<{ error: string | null }>;
   private fd: number;
+  private readonly reader: ReaderThread;
   private resolveClosed!: (value: { error: string | null }) => void;
 
-  private constructor(fd: number, mountpoint: string) {
+  private constructor(fd: number, mountpoint: string, reader: ReaderThread) {
     this.fd = fd;
     this.mountpoint = mountpoint;
+    this.reader = reader;
     this.closed = new Promise((done) => { this.resolveClosed = done; });
   }
 
@@ -48,7 +53,14 @@ export class FuseSession {
    */
   static async mount(mountpoint: string, options: SessionMountOptions = {}): Promise<FuseSession> {
     const abs = resolve(mountpoint);
-    const fd = openSync('/dev/fuse', fsConstants.O_RDWR);
+    const reader = options.reader ?? new ReaderThread();
+    let fd: number;
+    try {
+      fd = openSync('/dev/fuse', fsConstants.O_RDWR);
+    } catch (error) {
+      reader.cancel();
+      throw error;
+    }
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
     const opts = [
@@ -60,14 +72,15 @@ export class FuseSession {
     const result = await runProgram('mount', ['-i', '-t', type, '-o', opts.join(','), options.name ?? 'imagefs', abs], [fd]);
     if (result.code !== 0) {
       closeSync(fd);
+      reader.cancel();
       throw new Error(`mount at ${abs} failed: ${result.stderr || `mount exited ${result.code}`}`);
     }
-    return new FuseSession(fd, abs);
+    return new FuseSession(fd, abs, reader);
   }
 
   /** Starts reading requests; `onRequest` gets each one (the header included). */
   start(onRequest: (req: Buffer) => void): void {
-    startReader(this.fd, READ_BUFFER_SIZE, onRequest, (error) => {
+    this.reader.start(this.fd, READ_BUFFER_SIZE, onRequest, (error) => {
       this.closeFd();
       this.resolveClosed({ error });
     });
@@ -88,6 +101,22 @@ export class FuseSession {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENODEV' && code !== 'EBADF') throw e;
+    }
+  }
+
+  /**
+   * Sets the kernel's readahead for this mount (`/sys/class/bdi/0:N/read_ahead_kb`) and resolves
+   * to it in bytes, or to undefined when it cannot (no sysfs, not root). Call it after INIT has
+   * been answered: the INIT reply lowers it to its own `max_readahead`.
+   */
+  async setReadahead(kib: number): Promise<number | undefined> {
+    try {
+      const info = await mountAt(this.mountpoint);
+      if (info === undefined || !info.fstype.startsWith('fuse') || !/^\d+:\d+$/.test(info.device)) return undefined;
+      await writeFile(`/sys/class/bdi/${info.device}/read_ahead_kb`, `${kib}\n`);
+      return kib * 1024;
+    } catch {
+      return undefined;
     }
   }
 

@@ -1,4 +1,3 @@
-import { arch } from 'node:process';
 import { ImageError } from '../errors/image-fs-error.js';
 import type { Descriptor, Platform } from './types.js';
 
@@ -6,7 +5,7 @@ const NODE_TO_OCI_ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', ar
 
 /** The platform of this host, as OCI names it (`linux/amd64`). */
 export function hostPlatform(): Platform {
-  return { os: 'linux', architecture: NODE_TO_OCI_ARCH[arch] ?? arch };
+  return { os: 'linux', architecture: NODE_TO_OCI_ARCH[process.arch] ?? process.arch };
 }
 
 /** Parses `OS/ARCH[/VARIANT]`. Throws InvalidArgument on anything else. */

@@ -119,11 +119,12 @@ export function displayName(s: string): string {
 
 /**
  * A path given by a caller (`string`, `Buffer`/`Uint8Array` or `file:` URL) as the name string
- * imagefs keys by: Buffers are taken as bytes, strings as the UTF-8 bytes Node would pass to the
- * kernel (so a string never addresses a raw byte that it does not hold).
+ * imagefs keys by: Buffers are taken as bytes; strings as raw-name strings, so that a path
+ * `walk` or the CLI gave back (with U+DC80..U+DCFF standing for bytes that are not UTF-8) reaches
+ * the same file. Other lone surrogates become U+FFFD, as Node encodes them.
  */
 export function fromPathLike(path: string | Uint8Array | URL): string {
-  if (typeof path === 'string') return hasLoneSurrogate(path) ? decodeRawName(encoder.encode(path)) : path;
+  if (typeof path === 'string') return hasLoneSurrogate(path) ? decodeRawName(encodeRawName(path)) : path;
   if (path instanceof Uint8Array) return decodeRawName(path);
   if (path instanceof URL) {
     if (path.protocol !== 'file:') throw new TypeError(`the URL must be of scheme file, got ${path.protocol}`);

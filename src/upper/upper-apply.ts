@@ -17,6 +17,10 @@ import { cmpBytes, copyTime, UpperState, type UNode } from './upper-state.js';
 export abstract class UpperApply extends UpperState {
   /** Applies a checked record. `ref`: where a write's data is (bytes, or a journal offset). */
   protected apply(r: UpperRecord, ref?: DataRef): void {
+    // Replaying a journal: a new inode changed after its last name went (open, unlinked, still
+    // written: FUSE does that) was forgotten at the unlink, no handle being open in a replay; what
+    // was done to it after went with it. (Live calls never get here for a missing inode.)
+    if ((r.op === 'write' || r.op === 'setattr' || r.op === 'setxattr' || r.op === 'removexattr') && r.ino > this.lowerMax && !this.nodes.has(r.ino)) return;
     switch (r.op) {
       case 'create': {
         const type = r.spec.mode & S_IFMT;

@@ -32,7 +32,7 @@ export interface UNode {
   parent?: number;
   /** Directories the upper made or moved: their name. */
   name?: string;
-  /** Open handles ({@link UpperState.retain}-style counts). */
+  /** Open handles by inode (counted by `retain` and `release`). */
   open: number;
 }
 

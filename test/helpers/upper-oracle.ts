@@ -34,7 +34,7 @@ for line in sys.stdin:
     try:
         k = o['op']
         if k == 'rename':
-            if libc.renameat2(AT_FDCWD, p(o['a']).encode(), AT_FDCWD, p(o['b']).encode(), o['flags']) != 0:
+            if libc.renameat2(AT_FDCWD, os.fsencode(p(o['a'])), AT_FDCWD, os.fsencode(p(o['b'])), o['flags']) != 0:
                 e = ctypes.get_errno(); raise OSError(e, os.strerror(e))
         elif k == 'unlink': os.unlink(p(o['a']))
         elif k == 'rmdir': os.rmdir(p(o['a']))

@@ -4,6 +4,7 @@ import { ImageFsError } from '../../errors/image-fs-error.js';
 import { DEFAULT_SPAN } from '../../gzip/index-builder.js';
 import type { Descriptor } from '../../image/types.js';
 import { IndexStore } from '../../index-store/index-store.js';
+import { pinIndexes } from '../../index-store/pin.js';
 import { BlobCacheIndexCache } from '../../index-store/local-index-cache.js';
 import { buildIndex, notIndexableReason } from '../../layer/build-index.js';
 import { openSource } from '../../open/open-source.js';
@@ -36,6 +37,8 @@ export interface IndexJson {
   cached: boolean;
   /** The artifact manifest pushed with `--push`. */
   pushed?: { digest: string; mediaType: string; size: number; artifactType: string };
+  /** With `--pin`: the new image manifest that pins the pushed indexes, and the reference to open. */
+  pinned?: { digest: string; mediaType: string; size: number; reference: string };
 }
 
 function parseSpan(value: string | boolean | undefined): number {
@@ -70,6 +73,7 @@ function indexText(doc: IndexJson): string {
       : `${l.digest}  not indexed: ${l.reason}`);
   }
   if (doc.pushed) lines.push(`pushed ${doc.pushed.digest} (${doc.pushed.artifactType}) as a referrer of ${doc.digest}`);
+  if (doc.pinned) lines.push(`pinned ${doc.pinned.digest}: open ${doc.pinned.reference} to stream through these indexes (same content, a manifest that names them)`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -78,14 +82,17 @@ export const indexCommand: CommandSpec = {
   name: 'index',
   args: ['REF'],
   summary: 'build the seekable index of every layer (--push stores it in the registry)',
-  details: 'Reads every gzip or plain tar layer once, verifies it against its digest and diff_id, and builds its seekable index (tar entries, checkpoints every --span uncompressed bytes, span digests). Prints per layer: digest, entries, checkpoints, index size and its ratio to the layer size; zstd layers are listed as not indexed (not seekable; they are read whole). Indexes are kept in the local cache (--cache; not with --no-cache). --push also stores them in the registry as an OCI artifact (artifactType application/vnd.imagefs.index.v1) whose subject is the image manifest, listed through the referrers API or the sha256-<hex> referrers tag; --push needs a registry reference (an oci: layout keeps its indexes in the cache only). With --json: {reference, digest, span, cached, layers: [{digest, mediaType, size, indexed, entries, checkpoints, uncompressedSize, indexSize, ratio, indexDigest} | {digest, mediaType, size, indexed: false, reason}], pushed?: {digest, mediaType, size, artifactType}}.',
+  details: 'Reads every gzip or plain tar layer once, verifies it against its digest and diff_id, and builds its seekable index (tar entries, checkpoints every --span uncompressed bytes, span digests). Prints per layer: digest, entries, checkpoints, index size and its ratio to the layer size; zstd layers are listed as not indexed (not seekable; they are read whole). Indexes are kept in the local cache (--cache; not with --no-cache). --push also stores them in the registry as an OCI artifact (artifactType application/vnd.imagefs.index.v1) whose subject is the image manifest, listed through the referrers API or the sha256-<hex> referrers tag; --push needs a registry reference (an oci: layout keeps its indexes in the cache only). --pin (with --push) also pushes, by digest, a copy of the image manifest whose annotations pin the index artifact by digest, and prints that digest: an image named by digest streams only through indexes it pins (SECURITY.md). With --json: {reference, digest, span, cached, layers: [{digest, mediaType, size, indexed, entries, checkpoints, uncompressedSize, indexSize, ratio, indexDigest} | {digest, mediaType, size, indexed: false, reason}], pushed?: {digest, mediaType, size, artifactType}, pinned?: {digest, mediaType, size, reference}}.',
   options: [
     { name: 'push', description: 'store the indexes in the registry next to the image (registry references only)' },
+    { name: 'pin', description: 'with --push: also push a copy of the image manifest that pins the indexes by digest, and print its digest (SECURITY.md)' },
     { name: 'span', value: 'BYTES', description: `uncompressed bytes between checkpoints (default ${DEFAULT_SPAN})` },
   ],
   async run(ctx) {
     const span = parseSpan(ctx.flags['span']);
     const push = ctx.flags['push'] === true;
+    const pin = ctx.flags['pin'] === true;
+    if (pin && !push) throw new UsageError('--pin needs --push (it pins the indexes pushed to the registry)', 'index');
     const signal = ctx.signal === undefined ? {} : { signal: ctx.signal };
     const source = openSource(ctx.args[0]!, registryOptions(ctx.global));
     if (push && !(source instanceof RegistrySource)) {
@@ -128,6 +135,10 @@ export const indexCommand: CommandSpec = {
         const subject: Descriptor = { mediaType: image.mediaType, digest: image.digest, size: image.manifestBytes.length };
         const artifact = await store.push(subject, built, signal);
         doc.pushed = { digest: artifact.digest, mediaType: artifact.mediaType, size: artifact.size, artifactType: artifact.artifactType ?? '' };
+        if (pin && source instanceof RegistrySource) {
+          const pinned = await pinIndexes(source, image, artifact, signal);
+          doc.pinned = { digest: pinned.digest, mediaType: pinned.mediaType, size: pinned.size, reference: `${source.parsed.registry}/${source.parsed.repository}@${pinned.digest}` };
+        }
       }
       await writeOut(ctx.io.stdout, ctx.global.json ? `${JSON.stringify(doc, null, 2)}\n` : indexText(doc));
       return 0;

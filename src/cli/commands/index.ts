@@ -9,8 +9,11 @@ import { runCommand } from './run.js';
 import { checkCommand } from './check.js';
 import { indexCommand } from './index-command.js';
 import { statCommand } from './stat.js';
+import { commitCommand } from './commit.js';
+import { pullCommand } from './pull.js';
+import { cacheCommand } from './cache.js';
 
 /** Every `imagefs` command, in help order. */
 export const COMMANDS: readonly CommandSpec[] = [
-  inspectCommand, checkCommand, indexCommand, lsCommand, catCommand, statCommand, exportCommand, mountCommand, umountCommand, runCommand,
+  inspectCommand, checkCommand, indexCommand, lsCommand, catCommand, statCommand, exportCommand, mountCommand, umountCommand, runCommand, commitCommand, pullCommand, cacheCommand,
 ];

@@ -1,7 +1,9 @@
 import { ImageError } from '../../errors/image-fs-error.js';
-import { mount, type FuseEvent, type FuseMount } from '../../fuse/index.js';
-import { withImage, writeOut, type CommandContext, type CommandSpec } from '../command-spec.js';
-import { UsageError } from '../usage-error.js';
+import { mount, type FuseEvent, type FuseMount, type FuseMountOptions } from '../../fuse/index.js';
+import { writeOut, type CommandContext, type CommandSpec } from '../command-spec.js';
+import type { CliImage } from '../types.js';
+import type { UpperOptions } from '../../upper/upper-tree.js';
+import { compactUpper, writableUpper } from './writable.js';
 
 /**
  * Fails unless this process may mount: FUSE's mount(2) and `chroot` need root (CAP_SYS_ADMIN).
@@ -13,13 +15,6 @@ export function requireRoot(command: string): void {
     throw new ImageError('PermissionDenied', `'imagefs ${command}' needs root: mounting a FUSE file system calls mount(2)`, {
       hint: `run it as root, e.g. 'sudo imagefs ${command} ...'`,
     });
-  }
-}
-
-/** `--writable`/`--upper` belong to a later version: a usage error naming it. */
-export function rejectWritable(ctx: CommandContext, command: string): void {
-  if (ctx.flags['writable'] !== undefined || ctx.flags['upper'] !== undefined) {
-    throw new UsageError('--writable and --upper are not available yet: this version mounts images read-only', command);
   }
 }
 
@@ -43,36 +38,69 @@ export async function unmountQuietly(m: FuseMount): Promise<void> {
   await m.closed;
 }
 
+/**
+ * Opens `ref` and mounts its tree at `mountpoint`, the two at once: the server's thread boots and
+ * the mountpoint is checked while the manifest and the indexes travel. Closes the image when the
+ * mount fails. With `upper`, the image opens writable over it (and is mounted read-write).
+ */
+export async function openAndMount(
+  ctx: CommandContext, ref: string, mountpoint: string, options: FuseMountOptions, upper?: string | UpperOptions,
+): Promise<{ image: CliImage; mount: FuseMount }> {
+  const readOptions = ctx.signal === undefined ? {} : { signal: ctx.signal };
+  const opening = ctx.open(ref, ctx.global, readOptions);
+  // With a disk cache, the layers download whole in the background (below the reads' priority)
+  // and reads move to the local copy; --no-background turns that off.
+  const background = ctx.flags['no-background'] !== true;
+  const tree = opening.then(async (image) => (await image.openImageFs({ ...readOptions, background, ...(upper === undefined ? {} : { upper }) })).tree);
+  tree.catch(() => {}); // reported through mount()
+  try {
+    const m = await mount(tree, mountpoint, options);
+    return { image: await opening, mount: m };
+  } catch (error) {
+    await (await opening.catch(() => undefined))?.close();
+    throw error;
+  }
+}
+
 /** `imagefs mount REF MOUNTPOINT`: serves the image in the foreground until unmounted or signalled. */
 export const mountCommand: CommandSpec = {
   name: 'mount',
   args: ['REF', 'MOUNTPOINT'],
   summary: 'FUSE-mount REF at MOUNTPOINT, in the foreground until unmounted or signalled',
-  details: 'Mounts the merged filesystem read-only at the existing directory MOUNTPOINT and prints events until it is unmounted (imagefs umount MOUNTPOINT, umount) or imagefs gets SIGINT or SIGTERM, then unmounts. A stale mount left at MOUNTPOINT by a killed server is cleared first. Needs root. --writable (copy-on-write into --upper DIR) comes in a later version.',
+  details: 'Mounts the merged filesystem read-only at the existing directory MOUNTPOINT and prints events until it is unmounted (imagefs umount MOUNTPOINT, umount) or imagefs gets SIGINT or SIGTERM, then unmounts. A stale mount left at MOUNTPOINT by a killed server is cleared first. Needs root. With --writable the mount is read-write: changes go to an upper layer, in memory or in --upper DIR (made when missing, reused when imagefs made it over the same image; compacted at unmount), which imagefs commit turns into a layer.',
   options: [
-    { name: 'writable', description: 'accept writes (copy-on-write into the upper directory; not available yet)' },
-    { name: 'upper', value: 'DIR', description: 'where writes go (with --writable; not available yet)' },
+    { name: 'writable', description: 'mount read-write: changes go to an upper layer (in memory without --upper)' },
+    { name: 'upper', value: 'DIR', description: 'keep the changes in DIR (with --writable): kept across mounts, for imagefs commit' },
+    { name: 'no-background', description: 'do not download the layers whole into the cache in the background (on by default with a cache)' },
   ],
   async run(ctx) {
-    rejectWritable(ctx, 'mount');
+    const upper = writableUpper(ctx, 'mount');
     requireRoot('mount');
     const [ref, mountpoint] = [ctx.args[0]!, ctx.args[1]!];
     const print = (e: FuseEvent): void => {
       if (!ctx.global.quiet || e.type === 'io-error') void writeOut(e.type === 'io-error' ? ctx.io.stderr : ctx.io.stdout, eventLine(e, ctx.global.json)).catch(() => {});
     };
-    await withImage(ctx, ref, async (image) => {
-      const fs = await image.openImageFs(ctx.signal === undefined ? {} : { signal: ctx.signal });
-      ctx.signal?.throwIfAborted();
-      const m = await mount(fs.tree, mountpoint, { name: `imagefs:${ref}`.replace(/[\s,]/g, '_'), onEvent: print });
-      const stop = (): void => { void unmountQuietly(m); };
-      ctx.signal?.addEventListener('abort', stop, { once: true });
-      if (ctx.signal?.aborted === true) stop();
-      try {
-        await m.closed;
-      } finally {
-        ctx.signal?.removeEventListener('abort', stop);
+    const { image, mount: m } = await openAndMount(ctx, ref, mountpoint, {
+      name: `imagefs:${ref}`.replace(/[\s,]/g, '_'),
+      onEvent: print,
+    }, upper);
+    const stop = (): void => { void unmountQuietly(m); };
+    ctx.signal?.addEventListener('abort', stop, { once: true });
+    if (ctx.signal?.aborted === true) stop();
+    // SIGUSR2 prints the requests the kernel has sent so far, by opcode (for benches and debugging).
+    const counts = (): void => { void writeOut(ctx.io.stderr, `imagefs: requests ${JSON.stringify(m.requestCounts())}\n`).catch(() => {}); };
+    process.on('SIGUSR2', counts);
+    try {
+      await m.closed;
+    } finally {
+      process.off('SIGUSR2', counts);
+      ctx.signal?.removeEventListener('abort', stop);
+      if (upper !== undefined) {
+        const problem = compactUpper(await image.openImageFs());
+        if (problem !== undefined) await writeOut(ctx.io.stderr, problem).catch(() => {});
       }
-    });
+      await image.close();
+    }
     return 0;
   },
 };

@@ -2,11 +2,12 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { mount, type FuseEvent } from '../../fuse/index.js';
+import type { FuseEvent } from '../../fuse/index.js';
 import type { ImageConfig } from '../../image/types.js';
-import { withImage, writeOut, type CommandContext, type CommandSpec } from '../command-spec.js';
+import { writeOut, type CommandContext, type CommandSpec } from '../command-spec.js';
 import { UsageError } from '../usage-error.js';
-import { eventLine, rejectWritable, requireRoot, unmountQuietly } from './mount.js';
+import { eventLine, openAndMount, requireRoot, unmountQuietly } from './mount.js';
+import { compactUpper, writableUpper } from './writable.js';
 
 /** The PATH a container gets when its image sets none (as Docker and containerd do). */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -54,31 +55,37 @@ export const runCommand: CommandSpec = {
   name: 'run',
   args: ['REF', 'CMD', 'ARGS...?'],
   summary: "run CMD inside the image (FUSE mount + chroot), exiting with CMD's status",
-  details: "Mounts the image read-only on a temporary directory, runs CMD [ARGS...] chrooted there with the image config's Env (PATH defaulting to the usual one) and WorkingDir, stdin/stdout/stderr inherited, then unmounts and removes the directory; exits with CMD's status (128 + N when killed by signal N). Put -- before CMD so that CMD's own options are not taken for imagefs's. Needs root. --writable comes in a later version.",
-  options: [{ name: 'writable', description: 'keep CMD\'s writes in an upper directory (not available yet)' }],
+  details: "Mounts the image read-only on a temporary directory, runs CMD [ARGS...] chrooted there with the image config's Env (PATH defaulting to the usual one) and WorkingDir, stdin/stdout/stderr inherited, then unmounts and removes the directory; exits with CMD's status (128 + N when killed by signal N). Put -- before CMD so that CMD's own options are not taken for imagefs's. Needs root. With --writable CMD may write: its changes go to an upper layer, in memory (gone at exit) or in --upper DIR (kept, for a next run or imagefs commit).",
+  options: [
+    { name: 'writable', description: 'let CMD write: changes go to an upper layer (in memory without --upper)' },
+    { name: 'upper', value: 'DIR', description: 'keep CMD\'s changes in DIR (with --writable)' },
+    { name: 'no-background', description: 'do not download the layers whole into the cache in the background (on by default with a cache)' },
+  ],
   async run(ctx) {
-    rejectWritable(ctx, 'run');
+    const upper = writableUpper(ctx, 'run');
     const [ref, ...argv] = ctx.args;
     if (argv.length === 0) throw new UsageError("'run' needs CMD", 'run');
     requireRoot('run');
-    return withImage(ctx, ref!, async (image) => {
-      const spec = processSpec(image.resolved.config);
-      const fs = await image.openImageFs(ctx.signal === undefined ? {} : { signal: ctx.signal });
-      ctx.signal?.throwIfAborted();
-      const dir = await mkdtemp(join(tmpdir(), 'imagefs-run-'));
+    const dir = await mkdtemp(join(tmpdir(), 'imagefs-run-'));
+    try {
+      const print = (e: FuseEvent): void => {
+        if (e.type === 'io-error') void writeOut(ctx.io.stderr, eventLine(e, false)).catch(() => {});
+      };
+      // The image opens while the mount gets ready (see openAndMount).
+      const { image, mount: m } = await openAndMount(ctx, ref!, dir, { name: 'imagefs-run', onEvent: print }, upper);
       try {
-        const print = (e: FuseEvent): void => {
-          if (e.type === 'io-error') void writeOut(ctx.io.stderr, eventLine(e, false)).catch(() => {});
-        };
-        const m = await mount(fs.tree, dir, { name: 'imagefs-run', onEvent: print });
-        try {
-          return await runChrooted(ctx, dir, argv, spec);
-        } finally {
-          await unmountQuietly(m);
-        }
+        ctx.signal?.throwIfAborted();
+        return await runChrooted(ctx, dir, argv, processSpec(image.resolved.config));
       } finally {
-        await rmdir(dir).catch(() => {});
+        await unmountQuietly(m);
+        if (typeof upper === 'string') {
+          const problem = compactUpper(await image.openImageFs());
+          if (problem !== undefined) await writeOut(ctx.io.stderr, problem).catch(() => {});
+        }
+        await image.close();
       }
-    });
+    } finally {
+      await rmdir(dir).catch(() => {});
+    }
   },
 };
