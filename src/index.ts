@@ -22,7 +22,7 @@ export type { LayerContent } from './layer/types.js';
 // Opening images
 export { openImage, type OpenImageOptions } from './open/open-image.js';
 export { openSource } from './open/open-source.js';
-export type { LayerStrategyOptions } from './open/open-layers.js';
+export type { LayerStrategyOptions, LazyLayerOptions } from './open/open-layers.js';
 export type { ImageFsEvent, ImageFsEventListener, LayerHow } from './open/events.js';
 
 // Sources
@@ -35,16 +35,25 @@ export { openWholeLayer, type WholeLayerOptions } from './layer/whole-layer.js';
 export { buildIndex, notIndexableReason, DEFAULT_INDEX_READ_SIZE, type BuildIndexOptions, type BuildIndexStats, type BuiltLayerIndex } from './layer/build-index.js';
 export { openIndexedLayer, type IndexedLayerContent, type IndexedLayerOptions } from './layer/indexed-layer.js';
 export { SpanCachedSource } from './layer/span-cached-source.js';
+export { CompressedSpans, type CompressedSpansOptions, type SpanFetchOptions, type SpanFetchStats } from './layer/compressed-spans.js';
+export { LazyLayerData } from './layer/lazy-layer-data.js';
+export { FetchPriority } from './layer/fetch-priority.js';
+export { BackgroundDownload, type BackgroundDownloadOptions, type BackgroundProgress } from './layer/background-download.js';
+export { compressedRangeKey, tarRangeKey, spanBounds, type SpanBounds } from './layer/span-keys.js';
+export { DEFAULT_WHOLE_LAYER_MEMORY } from './layer/whole-layer.js';
+export { ProfileRecorder, loadStartupProfile, saveStartupProfile, startupProfileKey, type StartupProfile } from './layer/startup-profile.js';
 export * from './estargz/index.js';
 export * from './zstd-chunked/index.js';
 export * from './index-store/index.js';
 export { GzipIndexBuilder, buildGzipIndex, GzipSpanReader, gzipSpanIndex, DEFAULT_SPAN, type GzipIndex, type GzipSpanIndex } from './gzip/index.js';
 export type { GzipIndexBuilderOptions, GzipIndexBuilderStats } from './gzip/index-builder.js';
 export type { GzipSpanReaderOptions, GzipSpanReaderStats } from './gzip/span-reader.js';
+export { inflateEngine, onInflateFallback, SpanPool, defaultSpanPool, type InflateEngine, type InflateEngineStatus, type InflateFallbackListener, type SpanPoolOptions, type SpanJob, type SpanJobResult, type SpanJobFailure } from './gzip/index.js';
 export { UncompressedSpanReader, type SpanReaderStats } from './layer/uncompressed-span-reader.js';
 
 // Formats
 export { TarStreamParser, parseTar, normalizeTarPath, storedSize, type TarParserOptions, type SparseMap } from './tar/index.js';
+export { DEFAULT_TAR_LIMITS, TarUsage, resolveTarLimits, tarLimitError, type TarLimits } from './tar/limits.js';
 export { decodeRawName, encodeRawName, displayName } from './tar/raw-name.js';
 export * from './layer-index/index.js';
 export type { IndexHeader, IndexCounts } from './layer-index/format.js';
@@ -64,6 +73,16 @@ export { resolvePath, dirPath, MAX_SYMLINKS, type ResolveOptions as PathResolveO
 export { ImageFileHandle, HANDLE_CHUNK, type ReadResult, type ReadVResult, type ReadIntoOptions, type OpenedFile } from './fs/file-handle.js';
 export { exportTo, type ExportOptions, type ExportSummary } from './fs/export.js';
 export { TimeRestore, type TimeRestoreMethod } from './fs/time-restore.js';
+
+// The writable upper layer and commit
+export {
+  type ImageFsInit, type Closer, type WriteFileOptions, type MkdirOptions, type SetXattrOptions, type CpOptions, type RmOptions,
+} from './fs/image-fs.js';
+export type { HandleWriter, WriteResult } from './fs/file-handle.js';
+export { toTimespec, resolveParent, PATH_MAX, NAME_MAX_BYTES, type TimeLike, type ParentRef } from './fs/write-args.js';
+export { WriteOps, type Creator } from './fs/write-ops.js';
+export { RenameFlags, isWritableTree, type WritableFsTree, type CreateSpec, type SetAttrs } from './tree/types.js';
+export * from './upper/index.js';
 export { mergeLayers, type MergeOptions } from './overlay/merge.js';
 export { MergedTree, type DentryColumns, type Xattr, type MergedTreeParts, type ExtraTimes } from './overlay/merged-tree.js';
 export { InodeTable, BytePool, type InodeAttrs } from './overlay/inode-table.js';
