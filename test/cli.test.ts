@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, copyFile, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, buildImageIndex, dir, file, randomBytes, runTool, type BuiltImage } from '../src/testing/builder/index.js';
+import { buildImage, buildImageIndex, dir, file, randomBytes, type BuiltImage } from '../src/testing/builder/index.js';
 import { BINARY_SIZE, layoutWith, singleLayerImage, tempDir } from './layout-fixtures.js';
+import { bundleCliInto } from './helpers/oracle-cli.js';
 import { runCliCapture } from './helpers/run-cli.js';
 import { testHome } from './helpers/test-home.js';
 
@@ -29,12 +30,7 @@ const root = join(__dirname, '..');
 const bundleDir = join(root, `.test-build-${process.pid}`);
 
 async function buildBundle(): Promise<string> {
-  const out = join(bundleDir, 'dist', 'cli', 'main.js');
-  await runTool(join(root, 'node_modules', '.bin', 'esbuild'), [join(root, 'src/cli/main.ts'), '--bundle', '--platform=node', '--format=esm',
-    '--packages=external', '--target=node20', `--outfile=${out}`, '--banner:js=#!/usr/bin/env node', '--log-level=warning']);
-  await copyFile(join(root, 'package.json'), join(bundleDir, 'package.json'));
-  await chmod(out, 0o755);
-  return out;
+  return bundleCliInto(bundleDir);
 }
 
 /** Runs the bundled executable directly (its shebang picks node). */

@@ -3,11 +3,10 @@
 // asynchronously: a synchronous access would wait for the thread that has to answer it.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { expect } from 'vitest';
-import { CLI_BANNER, CLI_PLUGINS } from '../tsup.config.js';
+import { bundleCliInto } from './helpers/oracle-cli.js';
 import { encodeRawName } from '../src/tar/raw-name.js';
 import { ROOT_INO, type FsTree } from '../src/tree/types.js';
 import {
@@ -139,14 +138,5 @@ export function walkPaths(tree: FsTree, prefix: string): Buffer[] {
  * inline, undici narrowed to its Agent, `require` defined) into `dir/dist/cli/main.js`, next to a
  * copy of package.json (for `--version`), so that the children run the shipped shape.
  */
-export async function buildCliBundle(dir: string): Promise<string> {
-  const root = join(import.meta.dirname, '..');
-  const out = join(dir, 'dist', 'cli', 'main.js');
-  await build({
-    entryPoints: [join(root, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out,
-    banner: { js: CLI_BANNER }, plugins: CLI_PLUGINS, logLevel: 'warning',
-  });
-  await copyFile(join(root, 'package.json'), join(dir, 'package.json'));
-  await chmod(out, 0o755);
-  return out;
-}
+/** Bundles the CLI as it ships (see test/helpers/oracle-cli.ts) into `dir`; returns the executable. */
+export const buildCliBundle = bundleCliInto;

@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 import { chmod, copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runTool } from '../../src/testing/builder/index.js';
+import { build } from 'esbuild';
+import { CLI_BANNER, CLI_PLUGINS } from '../../tsup.config.js';
 import { testHome } from './test-home.js';
 
 /** What a run of the executable printed. */
@@ -12,17 +13,25 @@ export interface CliResult { code: number; stdout: string; stderr: string }
 const root = join(__dirname, '..', '..');
 
 /**
- * Bundles src/cli/main.ts into a directory of the repository (so that its external dependencies
- * resolve from node_modules, as for the published package). Returns the executable and a cleanup.
+ * Bundles src/cli/main.ts into `dir` the way `npm run build` ships it (esbuild, ESM, the tsup
+ * config's banner and start-up plugins), next to a copy of package.json; returns the executable.
+ * `dir` should be inside the repository, so that external dependencies resolve from node_modules.
  */
+export async function bundleCliInto(dir: string): Promise<string> {
+  const out = join(dir, 'dist', 'cli', 'main.js');
+  await build({
+    entryPoints: [join(root, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out,
+    banner: { js: CLI_BANNER }, plugins: CLI_PLUGINS, logLevel: 'warning',
+  });
+  await copyFile(join(root, 'package.json'), join(dir, 'package.json'));
+  await chmod(out, 0o755);
+  return out;
+}
+
+/** Bundles the CLI into a directory of the repository; returns the executable and a cleanup. */
 export async function buildCliBundle(): Promise<{ bin: string; cleanup: () => Promise<void> }> {
   const dir = join(root, `.test-build-oracle-${process.pid}`);
-  const bin = join(dir, 'dist', 'cli', 'main.js');
-  await runTool(join(root, 'node_modules', '.bin', 'esbuild'), [join(root, 'src/cli/main.ts'), '--bundle', '--platform=node', '--format=esm',
-    '--packages=external', '--target=node20', `--outfile=${bin}`, '--banner:js=#!/usr/bin/env node', '--log-level=warning']);
-  await copyFile(join(root, 'package.json'), join(dir, 'package.json'));
-  await chmod(bin, 0o755);
-  return { bin, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { bin: await bundleCliInto(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Runs the executable with `argv` (HOME pointed away so no user config is read). */
