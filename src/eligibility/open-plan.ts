@@ -10,6 +10,8 @@ export interface LayerPlanOptions extends RegistryClientOptions {
   minLazyLayerSize?: number;
   /** Cancels the probe. */
   signal?: AbortSignal;
+  /** Send the Range probe (default true; false when every layer is already local: ranges are then never asked of the registry). */
+  probeRange?: boolean;
   /** Receives the `fallback` event (the reasons) when some of the image is not streamed. */
   onFallback?: (reasons: EligibilityReason[]) => void;
 }

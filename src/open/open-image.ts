@@ -77,9 +77,14 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
     const resolved = options.resolved ?? (await source.resolve({ platform: options.platform, signal: options.signal }));
     validateResolvedImage(resolved); // one diff_id per layer, known digest algorithms (InvalidArgument naming the descriptor)
     // auto: the eligibility analysis decides which layers must be whole and says why (never silent).
+    // Every layer whole in the disk cache (a finished pull or background download): no range will be
+    // asked of the registry, so its Range support need not be probed (a second open stays off the network).
+    const cached = options.cache !== undefined && !(options.cache instanceof NoCache)
+      && (await Promise.all(resolved.layers.map((l) => options.cache!.has(l.digest).catch(() => false)))).every(Boolean);
     const plan = (options.mode ?? 'auto') === 'auto'
       ? await planLayerModes(source, resolved, {
         ...registryOptionsOf(options),
+        ...(cached ? { probeRange: false } : {}),
         ...(options.minLazyLayerSize === undefined ? {} : { minLazyLayerSize: options.minLazyLayerSize }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         onFallback: (reasons) => emit({ type: 'fallback', reference: source.reference, reasons }),
