@@ -13,39 +13,31 @@ import { BlobCacheIndexCache } from '../src/index-store/local-index-cache.js';
 import type { BackgroundDownload } from '../src/layer/background-download.js';
 import { openImage } from '../src/open/open-image.js';
 import type { ImageFsEvent } from '../src/open/events.js';
-import { startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import type { FaultProxy } from '../src/testing/registry/index.js';
 import type { BuiltImage } from '../src/testing/builder/index.js';
-import { layerBytes, oracle, PLATFORM, pushFixture, REPO } from './fetch-fixture.js';
-import { tempDir } from './layout-fixtures.js';
+import { layerBytes, PLATFORM, REPO, startFetchFixture, type FetchFixture, sentByLayers } from './fetch-fixture.js';
 
 const root = join(__dirname, '..');
 const CRASH_RUNS = Number(process.env.IMAGEFS_CRASH_RUNS ?? 4);
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let reg: TestRegistry;
+let fx: FetchFixture;
+let tmp: FetchFixture['tmp'];
 let proxy: FaultProxy;
 let image: BuiltImage;
 let files: Map<string, Uint8Array>;
 
 beforeAll(async () => {
-  tmp = await tempDir('background');
-  reg = await startRegistry();
-  ({ image } = await pushFixture(reg, tmp.path));
-  files = oracle(image);
-  proxy = await startFaultProxy({ target: reg.url });
+  fx = await startFetchFixture('background');
+  ({ tmp, proxy, image, files } = fx);
 }, 120_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await tmp?.cleanup();
+  await fx?.stop();
 });
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function layerBytesSent(): number {
-  return proxy.log
-    .filter((r) => r.kind === 'blob' && image.layers.some((l) => r.path.includes(l.descriptor.digest)) && r.range !== 'bytes=1-1')
-    .reduce((s, r) => s + r.bytesOut, 0);
+  return sentByLayers(proxy, image);
 }
 
 /** Every committed blob in the cache hashes to its name: nothing partial looks complete. */

@@ -12,27 +12,22 @@ import { spanBounds } from '../src/layer/span-keys.js';
 import { loadStartupProfile } from '../src/layer/startup-profile.js';
 import { openImage } from '../src/open/open-image.js';
 import { BufferSource } from '../src/source/read-at.js';
-import { startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import type { FaultProxy } from '../src/testing/registry/index.js';
 import type { BuiltImage } from '../src/testing/builder/index.js';
-import { PLATFORM, pushFixture, REPO, SPAN } from './fetch-fixture.js';
-import { tempDir } from './layout-fixtures.js';
+import { PLATFORM, REPO, SPAN, startFetchFixture, type FetchFixture } from './fetch-fixture.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let reg: TestRegistry;
+let fx: FetchFixture;
+let tmp: FetchFixture['tmp'];
 let proxy: FaultProxy;
 let image: BuiltImage;
 
 beforeAll(async () => {
-  tmp = await tempDir('background-profile');
-  reg = await startRegistry();
-  ({ image } = await pushFixture(reg, tmp.path));
-  proxy = await startFaultProxy({ target: reg.url });
+  fx = await startFetchFixture('background-profile');
+  ({ tmp, proxy, image } = fx);
 }, 120_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await tmp?.cleanup();
+  await fx?.stop();
 });
 
 describe('startup profiles', () => {

@@ -7,37 +7,30 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDiskCache } from '../src/cache/disk-admin.js';
 import { parseByteSize } from '../src/cli/commands/cache.js';
-import { startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import type { FaultProxy } from '../src/testing/registry/index.js';
 import type { BuiltImage } from '../src/testing/builder/index.js';
-import { layerBytes, oracle, pushFixture, REPO } from './fetch-fixture.js';
+import { layerBytes, oracle, REPO, startFetchFixture, type FetchFixture, sentByLayers } from './fetch-fixture.js';
 import { runCliCapture as cli } from './helpers/run-cli.js';
-import { tempDir } from './layout-fixtures.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let reg: TestRegistry;
+let fx: FetchFixture;
+let tmp: FetchFixture['tmp'];
 let proxy: FaultProxy;
 let image: BuiltImage;
 let cacheDir: string;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
-  tmp = await tempDir('cache-cli');
-  reg = await startRegistry();
-  ({ image } = await pushFixture(reg, tmp.path));
-  proxy = await startFaultProxy({ target: reg.url });
+  fx = await startFetchFixture('cache-cli');
+  ({ tmp, proxy, image } = fx);
   cacheDir = join(tmp.path, 'cache');
 }, 120_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await tmp?.cleanup();
+  await fx?.stop();
 });
 
 function layerBytesSent(): number {
-  return proxy.log
-    .filter((r) => r.kind === 'blob' && image.layers.some((l) => r.path.includes(l.descriptor.digest)) && r.range !== 'bytes=1-1')
-    .reduce((s, r) => s + r.bytesOut, 0);
+  return sentByLayers(proxy, image);
 }
 
 describe('imagefs pull', () => {

@@ -7,7 +7,8 @@ import { pushRegistryIndexes } from '../src/index-store/registry-indexes.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { BufferSource } from '../src/source/read-at.js';
 import { buildImage, dir, file, writeLayout, type BuiltImage, type TarRecord } from '../src/testing/builder/index.js';
-import { pushLayout, type TestRegistry } from '../src/testing/registry/index.js';
+import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import { tempDir } from './layout-fixtures.js';
 
 export const SPAN = 256 * 1024;
 export const PLATFORM = { os: 'linux', architecture: 'amd64' };
@@ -57,4 +58,39 @@ export async function pushFixture(reg: TestRegistry, workDir: string, repo = REP
 /** Compressed bytes of the image's layers. */
 export function layerBytes(image: BuiltImage): number {
   return image.layers.reduce((s, l) => s + l.blob.length, 0);
+}
+
+/** The fixture pushed to a started real registry, behind a fault proxy whose counters measure. */
+export interface FetchFixture {
+  tmp: Awaited<ReturnType<typeof tempDir>>;
+  reg: TestRegistry;
+  proxy: FaultProxy;
+  image: BuiltImage;
+  /** Every file's bytes. */
+  files: Map<string, Uint8Array>;
+  /** Stops the proxy and the registry, removes the temporary directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts a registry, pushes the fixture with its indexes, puts the fault proxy in front. */
+export async function startFetchFixture(name: string): Promise<FetchFixture> {
+  const tmp = await tempDir(name);
+  const reg = await startRegistry();
+  const { image } = await pushFixture(reg, tmp.path);
+  const proxy = await startFaultProxy({ target: reg.url });
+  return {
+    tmp, reg, proxy, image, files: oracle(image),
+    stop: async () => {
+      await proxy.stop();
+      await reg.stop();
+      await tmp.cleanup();
+    },
+  };
+}
+
+/** Layer bytes the proxy sent since its last reset, but for the eligibility analysis's 1-byte Range probe. */
+export function sentByLayers(proxy: FaultProxy, image: BuiltImage): number {
+  return proxy.log
+    .filter((r) => r.kind === 'blob' && image.layers.some((l) => r.path.includes(l.descriptor.digest)) && r.range !== 'bytes=1-1')
+    .reduce((s, r) => s + r.bytesOut, 0);
 }

@@ -6,35 +6,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/cache/memory-cache.js';
 import { openImage } from '../src/open/open-image.js';
 import type { ImageFsEvent } from '../src/open/events.js';
-import { startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import type { FaultProxy } from '../src/testing/registry/index.js';
 import type { BuiltImage } from '../src/testing/builder/index.js';
-import { layerBytes, oracle, PLATFORM, pushFixture, REPO } from './fetch-fixture.js';
-import { tempDir } from './layout-fixtures.js';
+import { layerBytes, PLATFORM, REPO, startFetchFixture, type FetchFixture, sentByLayers } from './fetch-fixture.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let reg: TestRegistry;
+let fx: FetchFixture;
 let proxy: FaultProxy;
 let image: BuiltImage;
 let files: Map<string, Uint8Array>;
 
 beforeAll(async () => {
-  tmp = await tempDir('fetch-once');
-  reg = await startRegistry();
-  ({ image } = await pushFixture(reg, tmp.path));
-  files = oracle(image);
-  proxy = await startFaultProxy({ target: reg.url });
+  fx = await startFetchFixture('fetch-once');
+  ({ proxy, image, files } = fx);
 }, 120_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await tmp?.cleanup();
+  await fx?.stop();
 });
 
-/** Blob bytes the proxy sent for the image's layers since the last reset. */
 function layerBytesSent(): number {
-  const digests = image.layers.map((l) => l.descriptor.digest);
-  return proxy.log.filter((r) => r.kind === 'blob' && digests.some((d) => r.path.includes(d))).reduce((s, r) => s + r.bytesOut, 0);
+  return sentByLayers(proxy, image);
 }
 
 /** A seeded shuffle (mulberry32), so the order is random but the same on every run. */

@@ -10,40 +10,31 @@ import { DiskCache } from '../src/cache/disk-cache.js';
 import { BlobCacheIndexCache } from '../src/index-store/local-index-cache.js';
 import { openImage } from '../src/open/open-image.js';
 import type { ImageFsEvent } from '../src/open/events.js';
-import { startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
+import type { FaultProxy } from '../src/testing/registry/index.js';
 import type { BuiltImage } from '../src/testing/builder/index.js';
-import { oracle, PLATFORM, pushFixture, REPO } from './fetch-fixture.js';
-import { tempDir } from './layout-fixtures.js';
+import { PLATFORM, REPO, startFetchFixture, type FetchFixture, sentByLayers } from './fetch-fixture.js';
 
 const root = join(__dirname, '..');
 const PATHS = ['/a/zcross.bin', '/a/f010', '/a/f200', '/p/g03', '/s/h07'];
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let reg: TestRegistry;
+let fx: FetchFixture;
+let tmp: FetchFixture['tmp'];
 let proxy: FaultProxy;
 let image: BuiltImage;
 let files: Map<string, Uint8Array>;
 
 beforeAll(async () => {
-  tmp = await tempDir('fetch-persist');
-  reg = await startRegistry();
-  ({ image } = await pushFixture(reg, tmp.path));
-  files = oracle(image);
-  proxy = await startFaultProxy({ target: reg.url });
+  fx = await startFetchFixture('fetch-persist');
+  ({ tmp, proxy, image, files } = fx);
 }, 120_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await tmp?.cleanup();
+  await fx?.stop();
 });
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** Layer bytes the proxy sent since the last reset, but for the eligibility analysis's 1-byte Range probe. */
 function layerBytesSent(): number {
-  return proxy.log
-    .filter((r) => r.kind === 'blob' && image.layers.some((l) => r.path.includes(l.descriptor.digest)) && r.range !== 'bytes=1-1')
-    .reduce((s, r) => s + r.bytesOut, 0);
+  return sentByLayers(proxy, image);
 }
 
 /** Runs test/fetch-child.ts in another process and returns its JSON line. */
