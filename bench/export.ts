@@ -39,7 +39,7 @@ function differences(a: Map<string, DiskNode>, b: Map<string, DiskNode>): string
 const dir = await mkdtemp(join(tmpdir(), 'imagefs-export-bench-'));
 const reg = await startRegistry();
 try {
-  const cli = bundleCli();
+  const cli = await bundleCli();
   const debian = existsSync(DEBIAN);
   const image = await buildImage({ layers: [{ ...(debian ? { tar: readFileSync(DEBIAN) } : { entries: syntheticRecords(MIB * 1024 * 1024) }), compression: { kind: 'gnu-gzip', level: 6 } }] });
   await writeLayout(join(dir, 'layout'), [{ image, tag: 'v1' }]);

@@ -33,7 +33,7 @@ const DEBIAN = process.env.DEBIAN ?? '/var/cache/imagefs-test/debian-bookworm-mi
 const dir = await mkdtemp(join(tmpdir(), 'imagefs-index-e2e-'));
 const reg = await startRegistry();
 try {
-  const cli = bundleCli();
+  const cli = await bundleCli();
   const layers: Array<[string, TarRecord[] | Uint8Array]> = [[`synthetic ${MIB} MiB`, syntheticRecords(MIB * 1024 * 1024)]];
   if (existsSync(DEBIAN)) layers.push(['Debian bookworm minbase', readFileSync(DEBIAN)]);
   console.log(`node ${process.version}, ${ROUNDS} rounds (median); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

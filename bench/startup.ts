@@ -27,8 +27,7 @@
 // of every path and a read of every file, twice (cold, warm), and warm unpacked/mount (goal >= 0.8x).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { build } from 'esbuild';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -37,7 +36,7 @@ import {
 import { pushLayout, startFaultProxy, startRegistry } from '../src/testing/registry/index.js';
 import { median } from './lib/measure.js';
 import { startSharedRateProxy } from './lib/shared-rate-proxy.js';
-import { CLI_BANNER, CLI_PLUGINS } from '../tsup.config.js';
+import { bundleCliInto } from './lib/cli-bundle.js';
 
 const IMAGES = (process.env.IMAGES ?? 'large,realistic').split(',');
 const SPANS = (process.env.SPANS ?? '262144,1048576,4194304').split(',').map(Number);
@@ -70,17 +69,6 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = proc
   });
 }
 
-/** Bundles the CLI from src/ exactly as tsup.config.ts does, into a directory of the repo. */
-async function buildCli(dirPath: string): Promise<string> {
-  const out = join(dirPath, 'dist', 'cli', 'main.js');
-  await build({
-    entryPoints: [join(root, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out,
-    banner: { js: CLI_BANNER }, plugins: CLI_PLUGINS, logLevel: 'warning',
-  });
-  await copyFile(join(root, 'package.json'), join(dirPath, 'package.json'));
-  await chmod(out, 0o755);
-  return out;
-}
 
 /** Busybox and its applet links (GNU gzip), as the FUSE tests build it. */
 function busyboxLayer(): LayerSpec {
@@ -213,7 +201,7 @@ async function versionMs(cli: string): Promise<number> {
 const ratio = (base: number, now: number): string => `${(base / now).toFixed(2)}x`;
 
 try {
-  const cli = THIS_CLI ?? await buildCli(cliDir);
+  const cli = THIS_CLI ?? await bundleCliInto(cliDir);
   const clis: Array<[string, string]> = [['this', cli], ...(BASELINE_CLI === undefined ? [] : [['baseline', BASELINE_CLI] as [string, string]])];
   console.log(`node ${process.version}; link ${RATE / 1e6} MB/s shared by all connections; spans ${SPANS.join(', ')}; ${ROUNDS} round(s); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   if (BASELINE_CLI !== undefined) console.log(`this CLI: ${cli}${THIS_CLI === undefined ? ' (from src/)' : ''}; baseline CLI: ${BASELINE_CLI}`);

@@ -15,33 +15,17 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, dir, file, hardlink, opaque, randomBytes, readDiskTree, runTool, symlink, whiteout, writeLayout, type DiskNode, type TarRecord } from '../src/testing/builder/index.js';
+import { buildImage, readDiskTree, runTool, writeLayout, type DiskNode } from '../src/testing/builder/index.js';
 import { forceUnmount, mountCount, requireFuse, sh } from './fuse-fixture.js';
 import { diffTrees, extractForOverlay, tempDir } from './helpers/overlay-trees.js';
 import { testHome } from './helpers/test-home.js';
-import { KernelOps, mountWritable, opGenerator, type Op } from './helpers/upper-oracle.js';
+import { KernelOps, mountWritable, opGenerator, oracleLayers, type Op } from './helpers/upper-oracle.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 const SEEDS = (process.env.FUSE_ORACLE_SEEDS ?? '11,12,13,14').split(',').map(Number);
 const OPS_PER_SEED = Number(process.env.FUSE_ORACLE_OPS ?? 400);
 const COMPARE_EVERY = Number(process.env.FUSE_ORACLE_COMPARE_EVERY ?? 100);
 
-/** The oracle runner's lower layers (test/upper-oracle.test.ts): relative symlinks only. */
-function oracleLayers(): TarRecord[][] {
-  return [
-    [
-      dir('etc'), file('etc/passwd', 'root:x:0:0\n'), file('etc/group', 'root:x:0:\n'), symlink('etc/link', 'passwd'),
-      dir('d'), file('d/x', 'x'), dir('d/sub'), file('d/sub/y', 'y'), dir('d/sub/deep'), file('d/sub/deep/z', 'z'),
-      file('h1', 'shared', { mode: 0o640 }), hardlink('h2', 'h1'), dir('e'), symlink('ln', 'd'), symlink('dangling', 'nowhere'),
-      file('big', randomBytes(7, 100_000)), dir('keep', { xattrs: { 'user.k': 'v' } }), file('keep/f', 'f', { xattrs: { 'user.f': 'w' } }),
-      dir('o'), file('o/old', 'old'),
-    ],
-    [
-      whiteout('etc/group'), dir('d', { mode: 0o750 }), file('d/w', 'w'), opaque('o'), file('o/new', 'new'), file('big2', randomBytes(8, 10_000)),
-      symlink('x', 'h1'),
-    ],
-  ];
-}
 
 /** Every path under a mounted directory, in pathsOf's shape ('/' and '/a/b'), sorted; only real directories are entered. */
 async function mountPaths(root: string): Promise<{ all: string[]; dirs: string[] }> {

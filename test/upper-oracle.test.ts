@@ -6,28 +6,12 @@ import { openImage } from '../src/open/open-image.js';
 import { openSource } from '../src/open/open-source.js';
 import { commitUpper } from '../src/upper/commit.js';
 import type { UpperTree } from '../src/upper/upper-tree.js';
-import { buildImage, dir, file, hardlink, opaque, randomBytes, readDiskTree, runTool, symlink, whiteout, writeLayout, type TarRecord } from '../src/testing/builder/index.js';
+import { buildImage, readDiskTree, runTool, writeLayout } from '../src/testing/builder/index.js';
 import { diffTrees, extractForOverlay, imageFsTree, tempDir } from './helpers/overlay-trees.js';
-import { applyToImageFs, KernelOps, mountWritable, opGenerator, pathsOf, type Op } from './helpers/upper-oracle.js';
+import { applyToImageFs, KernelOps, mountWritable, opGenerator, oracleLayers, pathsOf, type Op } from './helpers/upper-oracle.js';
 
 // Needs root, GNU tar, setfattr, python3 and kernel overlayfs: fails (never skips) without them.
 
-/** Lower layers: files, relative symlinks (to files and directories), nested directories, hardlinks, xattrs, a whiteout, an opaque directory. */
-function oracleLayers(): TarRecord[][] {
-  return [
-    [
-      dir('etc'), file('etc/passwd', 'root:x:0:0\n'), file('etc/group', 'root:x:0:\n'), symlink('etc/link', 'passwd'),
-      dir('d'), file('d/x', 'x'), dir('d/sub'), file('d/sub/y', 'y'), dir('d/sub/deep'), file('d/sub/deep/z', 'z'),
-      file('h1', 'shared', { mode: 0o640 }), hardlink('h2', 'h1'), dir('e'), symlink('ln', 'd'), symlink('dangling', 'nowhere'),
-      file('big', randomBytes(7, 100_000)), dir('keep', { xattrs: { 'user.k': 'v' } }), file('keep/f', 'f', { xattrs: { 'user.f': 'w' } }),
-      dir('o'), file('o/old', 'old'),
-    ],
-    [
-      whiteout('etc/group'), dir('d', { mode: 0o750 }), file('d/w', 'w'), opaque('o'), file('o/new', 'new'), file('big2', randomBytes(8, 10_000)),
-      symlink('x', 'h1'),
-    ],
-  ];
-}
 
 const SEEDS = (process.env.UPPER_ORACLE_SEEDS ?? '1,2,3,4,5,6').split(',').map(Number);
 const OPS_PER_SEED = Number(process.env.UPPER_ORACLE_OPS ?? 800);

@@ -1,12 +1,29 @@
-// The imagefs CLI bundled as one file the way a user runs it, for benches that time whole commands
-// (process start-up included).
-import { spawnSync } from 'node:child_process';
+// The imagefs CLI bundled as one file the way `npm run build` ships it (esbuild, ESM, the banner and
+// start-up plugins of tsup.config.ts), for benches that time whole commands and for the tests that
+// run the executable.
+import { chmod, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { build } from 'esbuild';
+import { CLI_BANNER, CLI_PLUGINS } from '../../tsup.config.js';
 
-/** Bundles src/cli/main.ts under node_modules/.cache (so its dependencies resolve); returns the command prefix `node …/main.js`. */
-export function bundleCli(): string {
-  const cliDir = join(process.cwd(), 'node_modules', '.cache', 'imagefs-bench-cli');
-  const bundle = spawnSync('npx', ['tsup', 'src/cli/main.ts', '--no-config', '--format', 'esm', '-d', cliDir, '--target', 'node20', '--silent'], { encoding: 'utf8' });
-  if (bundle.status !== 0) throw new Error(`bundling the CLI failed: ${bundle.stderr}`);
-  return `node ${join(cliDir, 'main.js')}`;
+const root = join(import.meta.dirname, '..', '..');
+
+/**
+ * Bundles src/cli/main.ts into `dir` next to a copy of package.json; returns the executable.
+ * `dir` should be inside the repository, so that external dependencies resolve from node_modules.
+ */
+export async function bundleCliInto(dir: string): Promise<string> {
+  const out = join(dir, 'dist', 'cli', 'main.js');
+  await build({
+    entryPoints: [join(root, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out,
+    banner: { js: CLI_BANNER }, plugins: CLI_PLUGINS, logLevel: 'warning',
+  });
+  await copyFile(join(root, 'package.json'), join(dir, 'package.json'));
+  await chmod(out, 0o755);
+  return out;
+}
+
+/** Bundles the CLI under node_modules/.cache; returns the command prefix `node …/main.js`. */
+export async function bundleCli(): Promise<string> {
+  return `node ${await bundleCliInto(join(root, 'node_modules', '.cache', 'imagefs-bench-cli'))}`;
 }

@@ -1,10 +1,9 @@
 // The imagefs executable as `npm run build` ships it (esbuild bundle, ESM, shebang), for the
 // oracle tests that run `imagefs export` as a separate process.
 import { spawn } from 'node:child_process';
-import { chmod, copyFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { CLI_BANNER, CLI_PLUGINS } from '../../tsup.config.js';
+import { bundleCliInto } from '../../bench/lib/cli-bundle.js';
 import { testHome } from './test-home.js';
 
 /** What a run of the executable printed. */
@@ -12,21 +11,7 @@ export interface CliResult { code: number; stdout: string; stderr: string }
 
 const root = join(__dirname, '..', '..');
 
-/**
- * Bundles src/cli/main.ts into `dir` the way `npm run build` ships it (esbuild, ESM, the tsup
- * config's banner and start-up plugins), next to a copy of package.json; returns the executable.
- * `dir` should be inside the repository, so that external dependencies resolve from node_modules.
- */
-export async function bundleCliInto(dir: string): Promise<string> {
-  const out = join(dir, 'dist', 'cli', 'main.js');
-  await build({
-    entryPoints: [join(root, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out,
-    banner: { js: CLI_BANNER }, plugins: CLI_PLUGINS, logLevel: 'warning',
-  });
-  await copyFile(join(root, 'package.json'), join(dir, 'package.json'));
-  await chmod(out, 0o755);
-  return out;
-}
+export { bundleCliInto };
 
 /** Bundles the CLI into a directory of the repository; returns the executable and a cleanup. */
 export async function buildCliBundle(): Promise<{ bin: string; cleanup: () => Promise<void> }> {

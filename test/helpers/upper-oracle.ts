@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { FsError } from '../../src/errors/fs-error.js';
 import type { ImageFs } from '../../src/fs/image-fs.js';
-import { runTool, seededRandom } from '../../src/testing/builder/index.js';
+import { dir, file, hardlink, opaque, randomBytes, runTool, seededRandom, symlink, whiteout, type TarRecord } from '../../src/testing/builder/index.js';
 
 /** One operation of the random sequences, applied alike to the kernel and to imagefs. */
 export type Op =
@@ -165,3 +165,19 @@ export async function mountWritable(lowers: readonly string[], root: string, fea
   return { mnt, unmount: async () => { await runTool('umount', [mnt]); } };
 }
 
+/** The oracles' lower layers (library and FUSE runs): files, relative symlinks (to files and directories), nested directories, hardlinks, xattrs, a whiteout, an opaque directory. */
+export function oracleLayers(): TarRecord[][] {
+  return [
+    [
+      dir('etc'), file('etc/passwd', 'root:x:0:0\n'), file('etc/group', 'root:x:0:\n'), symlink('etc/link', 'passwd'),
+      dir('d'), file('d/x', 'x'), dir('d/sub'), file('d/sub/y', 'y'), dir('d/sub/deep'), file('d/sub/deep/z', 'z'),
+      file('h1', 'shared', { mode: 0o640 }), hardlink('h2', 'h1'), dir('e'), symlink('ln', 'd'), symlink('dangling', 'nowhere'),
+      file('big', randomBytes(7, 100_000)), dir('keep', { xattrs: { 'user.k': 'v' } }), file('keep/f', 'f', { xattrs: { 'user.f': 'w' } }),
+      dir('o'), file('o/old', 'old'),
+    ],
+    [
+      whiteout('etc/group'), dir('d', { mode: 0o750 }), file('d/w', 'w'), opaque('o'), file('o/new', 'new'), file('big2', randomBytes(8, 10_000)),
+      symlink('x', 'h1'),
+    ],
+  ];
+}
