@@ -102,7 +102,9 @@ interface Server { child: ChildProcess; output: () => string; exited: Promise<nu
 
 /** `imagefs --cache CACHE mount REF MNT` in a child process; resolves once `until` holds. */
 async function startServer(ref: string, mountpoint: string, cache: string, until: (output: string) => Promise<boolean> | boolean): Promise<Server> {
-  const child = spawn(bundle, ['mount', ref, mountpoint, '--cache', cache], { env: { ...process.env, ...testHome() } });
+  // --no-background: these tests measure what lazy reads fetch (the background download, on by
+  // default with a cache, is checked in cache-mount.test.ts and would add ranges of its own).
+  const child = spawn(bundle, ['mount', ref, mountpoint, '--cache', cache, '--no-background'], { env: { ...process.env, ...testHome() } });
   servers.push(child);
   let out = '';
   child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
