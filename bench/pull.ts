@@ -1,7 +1,8 @@
 // `imagefs pull` (the built CLI) against `skopeo copy`, side by side, on the same multi-layer
 // image in the same local registry (CNCF distribution on 127.0.0.1):
 //
-//   npm run build && npx tsx bench/pull.ts     (LAYERS=4 LAYER_MIB=16 ROUNDS=3 RATE_MB=20 to change it)
+//   npm run build && npx tsx bench/pull.ts     (LAYERS=4 LAYER_MIB=16 ROUNDS=3 RATE_MB=20 to change it;
+//                                              CPU_PROF=DIR keeps a CPU profile of each imagefs pull)
 //
 // Each round, interleaved, each into a fresh directory:
 //  - imagefs: `node dist/cli/main.js --cache DIR --quiet --json pull REF` (a layer without an
@@ -28,6 +29,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const RATE_MB = Number(process.env.RATE_MB ?? 20);
 const MiB = 1024 * 1024;
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+/** CPU_PROF=DIR: imagefs runs with --cpu-prof into DIR (one .cpuprofile per pull), to see where the time goes. */
+const NODE_FLAGS = process.env.CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CPU_PROF] : [];
 
 function layerSpec(n: number): LayerSpec {
   const entries = [dir(`l${n}/`)];
@@ -61,7 +64,7 @@ async function rounds(label: string, ref: string, work: string, env: NodeJS.Proc
   const rate = (ms: number): string => `${(compressed / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
   for (let round = 1; round <= ROUNDS; round++) {
     const cacheDir = join(work, `${label}-cache-${round}`);
-    const a = await timed('node', [CLI, '--cache', cacheDir, '--quiet', '--json', 'pull', ref], env);
+    const a = await timed('node', [...NODE_FLAGS, CLI, '--cache', cacheDir, '--quiet', '--json', 'pull', ref], env);
     const pulled = JSON.parse(a.stdout) as { bytes: number; fetched: number; ms: number };
     if (pulled.bytes !== compressed) throw new Error(`imagefs pull reported ${pulled.bytes} bytes, the image has ${compressed}`);
     await rm(cacheDir, { recursive: true, force: true });

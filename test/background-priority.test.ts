@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/cache/memory-cache.js';
 import { BackgroundDownload } from '../src/layer/background-download.js';
+import { BACKGROUND_PIECE } from '../src/layer/compressed-spans.js';
 import { buildIndex } from '../src/layer/build-index.js';
 import { FetchPriority } from '../src/layer/fetch-priority.js';
 import { openIndexedLayer } from '../src/layer/indexed-layer.js';
@@ -75,5 +76,77 @@ describe('background download priority', () => {
     expect(Buffer.from(await lazy.data.readAt(0, tar.length)).equals(Buffer.from(tar))).toBe(true);
     expect(held.calls.length).toBe(before);
     await lazy.close();
+  }, 60_000);
+
+  it('a span entry damaged on disk is found when the joined blob fails its digest, fetched again, and the blob commits', async () => {
+    const image = await buildImage({ layers: [{ entries: Array.from({ length: 30 }, (_, i) => file(`f${i}`, { seed: i + 7, size: 40_000, kind: 'random' })), compression: 'gzip' }] });
+    const layer = image.layers[0]!;
+    const built = await buildIndex(new BufferSource(layer.blob), layer.descriptor, { span: 128 * 1024 });
+    const held = heldBlob(layer.blob);
+    held.release();
+    const source: ImageSource = { reference: 'held', resolve: () => Promise.reject(new Error('unused')), openBlob: async (_d: Descriptor) => held.blob, close: async () => {} };
+    const store = new MemoryCache({ maxBytes: 64 << 20 });
+    const lazy = await openIndexedLayer(source, layer.descriptor, built.bytes, { store });
+    const b = lazy.spans.bounds[2]!;
+    // The entry the download will find for span 2: the right size, one byte changed.
+    const damaged = Uint8Array.from(layer.blob.subarray(b.start, b.end));
+    damaged[10]! ^= 0xff;
+    const writer = await store.create(lazy.spans.key(2), { expectedSize: damaged.length });
+    await writer.write(damaged);
+    await writer.commit();
+    const download = new BackgroundDownload([lazy.spans]);
+    download.start();
+    await download.done;
+    const whole = await store.get(layer.descriptor.digest);
+    expect(Buffer.from(await whole!.readAt(0, whole!.size)).equals(Buffer.from(layer.blob))).toBe(true);
+    // span 2 was skipped on the first pass (an entry was there) and fetched after the join failed
+    expect(held.calls.filter((c) => c.offset === b.start && c.length === b.end - b.start)).toHaveLength(1);
+    expect(await store.has(lazy.spans.key(2))).toBe(false);
+    await lazy.close();
+  }, 60_000);
+
+  it('right after foreground reads the download asks in pieces (a new read shares the link with one piece); when reads are quiet, one request per span', async () => {
+    const image = await buildImage({ layers: [{ entries: Array.from({ length: 6 }, (_, i) => file(`f${i}`, { seed: i + 40, size: 700_000, kind: 'random' })), compression: 'gzip' }] });
+    const layer = image.layers[0]!;
+    const built = await buildIndex(new BufferSource(layer.blob), layer.descriptor, { span: 1 << 20 });
+    const source = (blob: ReadAtSource): ImageSource => ({ reference: 'held', resolve: () => Promise.reject(new Error('unused')), openBlob: async (_d: Descriptor) => blob, close: async () => {} });
+    const spanSizes = (spans: { bounds: readonly { start: number; end: number }[] }): number[] => spans.bounds.map((b) => b.end - b.start);
+
+    // quiet: no foreground read ever, every span in one request
+    const quiet = heldBlob(layer.blob);
+    quiet.release();
+    const a = await openIndexedLayer(source(quiet.blob), layer.descriptor, built.bytes, { store: new MemoryCache({ maxBytes: 64 << 20 }), priority: new FetchPriority() });
+    const da = new BackgroundDownload([a.spans], { priority: new FetchPriority() });
+    da.start();
+    await da.done;
+    expect(quiet.calls.map((c) => c.length)).toEqual(spanSizes(a.spans));
+    expect(Math.max(...quiet.calls.map((c) => c.length))).toBeGreaterThan(BACKGROUND_PIECE);
+    await a.close();
+
+    // busy: a foreground read just ended, so pieces; a foreground read started meanwhile goes before the next piece
+    const busy = heldBlob(layer.blob);
+    busy.release();
+    const priority = new FetchPriority();
+    const b = await openIndexedLayer(source(busy.blob), layer.descriptor, built.bytes, { store: new MemoryCache({ maxBytes: 64 << 20 }), priority });
+    await b.data.readAt(layer.tar.length - 1000, 1000); // the last span, in the foreground
+    const foregroundCalls = busy.calls.length;
+    busy.hold = true;
+    const db = new BackgroundDownload([b.spans], { priority });
+    db.start();
+    await turns(20);
+    expect(busy.calls.length).toBe(foregroundCalls + 1); // one background piece on the wire
+    const read = b.data.readAt(Math.floor(layer.tar.length / 2), 1000); // a foreground read arrives
+    await turns(20);
+    expect(priority.foreground).toBe(1);
+    busy.release();
+    await read;
+    await db.done;
+    const background = busy.calls.slice(foregroundCalls);
+    expect(background.length).toBeGreaterThan(b.spans.count);
+    for (const c of background) expect(c.length).toBeLessThanOrEqual(Math.max(BACKGROUND_PIECE, ...spanSizes(b.spans)));
+    expect(background.filter((c) => c.length <= BACKGROUND_PIECE).length).toBeGreaterThan(b.spans.count);
+    const whole = await (b.spans.store as MemoryCache).get(layer.descriptor.digest);
+    expect(Buffer.from(await whole!.readAt(0, whole!.size)).equals(Buffer.from(layer.blob))).toBe(true);
+    await b.close();
   }, 60_000);
 });

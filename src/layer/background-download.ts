@@ -28,15 +28,17 @@ export interface BackgroundDownloadOptions {
   onLayer?: (digest: string, ms: number) => void;
   /**
    * Spans to fetch before anything else, in this order (a startup profile): `[layer digest, span]`.
-   * Unknown layers and spans are skipped.
+   * Unknown layers and spans are skipped. A promise (a profile still being fetched) is awaited
+   * before the download's first request; one that rejects or gives undefined means no such spans.
    */
-  first?: ReadonlyArray<readonly [string, number]>;
+  first?: ReadonlyArray<readonly [string, number]> | PromiseLike<ReadonlyArray<readonly [string, number]> | undefined>;
 }
 
 /**
  * Downloads the spans of lazily read layers that the store (a `DiskCache`) lacks, one span per
  * request, base layer first, and only while no foreground fetch runs (see {@link FetchPriority}):
- * a foreground read never queues behind it. Each span is verified against the index and committed
+ * a foreground read never queues behind it, and while reads are recent a span travels in pieces
+ * so that a new foreground read shares the link with one piece at most. Each span is verified against the index and committed
  * on its own, so a download stopped at any point (close, crash, SIGKILL) resumes where it stopped.
  * Once a layer's spans are all stored, they are joined into the whole blob, committed under the
  * layer digest (which verifies it against the digest: a partial or wrong blob never appears
@@ -91,7 +93,9 @@ export class BackgroundDownload {
   private async run(): Promise<void> {
     const signal = this.controller.signal;
     // A startup profile first: the spans an earlier run read right after opening, in order.
-    for (const [digest, i] of this.options.first ?? []) {
+    const first = (await Promise.resolve(this.options.first).catch(() => undefined)) ?? [];
+    if (signal.aborted) throw aborted(signal);
+    for (const [digest, i] of first) {
       const layer = this.layers.find((l) => l.layerDigest === digest);
       if (layer === undefined || !Number.isSafeInteger(i) || i < 0 || i >= layer.count) continue;
       if (signal.aborted) throw aborted(signal);
@@ -99,7 +103,7 @@ export class BackgroundDownload {
       await this.options.priority?.idle();
       if (!layer.storeWritable) break;
       const before = layer.stats.bytesFetched;
-      await layer.spans(i, i, { background: true, signal });
+      await layer.spans(i, i, { background: true, yieldToForeground: true, signal });
       this.progress.fetched += layer.stats.bytesFetched - before;
     }
     for (const layer of this.layers) {
@@ -122,7 +126,7 @@ export class BackgroundDownload {
           if (!layer.storeWritable) {
             throw new ImageError('FailedPrecondition', `the cache cannot keep the spans of ${layer.layerDigest} (full or read-only), so the background download stopped`, { subject: layer.layerDigest, hint: 'free space in the cache directory or pass a writable --cache' });
           }
-          await layer.spans(i, i, { background: true, signal });
+          await layer.spans(i, i, { background: true, yieldToForeground: true, signal });
           if (attempt === 0) this.advance(size, layer.stats.bytesFetched - before);
         }
         if (await assemble(layer, signal)) break;
@@ -150,8 +154,10 @@ function spanSize(layer: CompressedSpans, i: number): number {
 
 /**
  * Joins the stored spans of `layer` into its whole blob under the layer digest (verified on
- * commit), then deletes the span entries and moves reads to the blob. False when a span entry is
- * missing or corrupt (deleted; the caller fetches it again).
+ * commit: one hash of the layer, not one per span as well), then deletes the span entries and
+ * moves reads to the blob. False when a span entry is missing, or when the joined blob fails its
+ * digest because a span entry was damaged on disk (the damaged entries are deleted; the caller
+ * fetches them again).
  */
 async function assemble(layer: CompressedSpans, signal: AbortSignal): Promise<boolean> {
   const store = layer.store as BlobCache;
@@ -162,18 +168,8 @@ async function assemble(layer: CompressedSpans, signal: AbortSignal): Promise<bo
     for (let i = 0; i < layer.count; i++) {
       if (signal.aborted) throw aborted(signal);
       const b = layer.bounds[i]!;
-      const source = await store.get(layer.key(i));
-      if (source === undefined) {
-        await writer.abort();
-        return false;
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = await source.readAt(0, source.size);
-      } finally {
-        await source.close?.();
-      }
-      if (bytes.length !== b.end - b.start || !createHash('sha256').update(bytes).digest().equals(layer.spanDigestOf(i))) {
+      const bytes = await readEntry(store, layer.key(i));
+      if (bytes === undefined || bytes.length !== b.end - b.start) {
         await store.delete(layer.key(i)).catch(() => {});
         await writer.abort();
         return false;
@@ -185,6 +181,8 @@ async function assemble(layer: CompressedSpans, signal: AbortSignal): Promise<bo
   } catch (error) {
     await writer.abort();
     if (error instanceof ImageError && error.code === 'DataLoss') {
+      // Which span is damaged? Each is checked against the index now; the damaged go.
+      if (await dropDamagedSpans(layer, store)) return false;
       throw dataLoss(`the stored spans of ${layer.layerDigest} do not join into the layer blob: ${error.message}`, { subject: layer.layerDigest, cause: error, hint: 'the index does not describe this blob; rebuild the index (imagefs index --push)' });
     }
     throw error;
@@ -193,4 +191,27 @@ async function assemble(layer: CompressedSpans, signal: AbortSignal): Promise<bo
   if (blob !== undefined) layer.useLocalBlob(blob);
   await Promise.all(Array.from({ length: layer.count }, (_, i) => store.delete(layer.key(i)).catch(() => {})));
   return true;
+}
+
+/** The bytes of a cache entry, or undefined when it is missing. */
+async function readEntry(store: BlobCache, key: string): Promise<Uint8Array | undefined> {
+  const source = await store.get(key);
+  if (source === undefined) return undefined;
+  try {
+    return await source.readAt(0, source.size);
+  } finally {
+    await source.close?.();
+  }
+}
+
+/** Deletes the span entries of `layer` that do not match the index; true when there was one. */
+async function dropDamagedSpans(layer: CompressedSpans, store: BlobCache): Promise<boolean> {
+  let damaged = false;
+  for (let i = 0; i < layer.count; i++) {
+    const bytes = await readEntry(store, layer.key(i)).catch(() => undefined);
+    if (bytes !== undefined && createHash('sha256').update(bytes).digest().equals(layer.spanDigestOf(i))) continue;
+    damaged = true;
+    await store.delete(layer.key(i)).catch(() => {});
+  }
+  return damaged;
 }

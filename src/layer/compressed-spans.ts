@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { aborted, dataLoss, throwIfAborted } from '../errors/image-fs-error.js';
+import { MemoryCache } from '../cache/memory-cache.js';
 import { storageErrno } from '../cache/storage-error.js';
 import type { BlobCache } from '../cache/types.js';
 import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
@@ -47,14 +48,30 @@ export interface CompressedSpansOptions {
 export interface SpanFetchOptions extends ReadOptions {
   /** Background work: no readahead, not counted as foreground, resolves once the store holds the spans. */
   background?: boolean;
+  /**
+   * With `background`: fetch in pieces that let foreground fetches go first while reads are
+   * recent (see {@link BACKGROUND_PIECE}). For the background download, not for readahead.
+   */
+  yieldToForeground?: boolean;
 }
 
 const FATAL_STORE_CODES = new Set(['ENOSPC', 'EROFS', 'EACCES', 'EPERM', 'EDQUOT']);
 
 /**
+ * While foreground reads are recent (within {@link BACKGROUND_CALM_MS}), a background fetch asks
+ * for its span in pieces of this many bytes and lets any foreground fetch go before each piece:
+ * a foreground read then shares the link with at most one piece, not a whole span
+ * (`bench/background-latency.ts`). When reads are quiet, a span is one request.
+ */
+export const BACKGROUND_PIECE = 256 * 1024;
+/** See {@link BACKGROUND_PIECE}. */
+export const BACKGROUND_CALM_MS = 5000;
+
+/**
  * The verified compressed spans of one layer blob. A span is looked up, in order, in the whole
- * blob kept in the store, the memory cache and the store's span entries (each checked against the
- * span's sha256 from the index; a corrupt copy is deleted and fetched again), and otherwise
+ * blob kept in the store, the memory cache and the store's span entries (copies read from disk are
+ * checked against the span's sha256 from the index, a corrupt copy is deleted and fetched again;
+ * a `MemoryCache` holds only spans verified in this process and is not hashed again), and otherwise
  * fetched: the missing spans of one call in one range request per contiguous run. A span being
  * fetched is shared by every caller that needs it (single flight), and stays shared until it is
  * kept in memory and in the store, so no span is ever fetched twice while a copy exists.
@@ -156,7 +173,7 @@ export class CompressedSpans {
       this.inflight.set(i, p);
       mine.push(i);
     }
-    const work = mine.length === 0 ? Promise.resolve() : this.load(mine, resolvers, options.background === true);
+    const work = mine.length === 0 ? Promise.resolve() : this.load(mine, resolvers, options.background === true, options.background === true && options.yieldToForeground === true);
     const all = Promise.all(Array.from({ length: last - first + 1 }, (_, k) => this.inflight.get(first + k)!));
     const result = await raceSignal(all, options.signal);
     if (options.background) await work;
@@ -206,7 +223,7 @@ export class CompressedSpans {
   }
 
   /** Resolves the spans this call owns: local copies first, the rest fetched in runs. */
-  private async load(mine: number[], resolvers: Map<number, { resolve(b: Uint8Array): void; reject(e: unknown): void }>, background: boolean): Promise<void> {
+  private async load(mine: number[], resolvers: Map<number, { resolve(b: Uint8Array): void; reject(e: unknown): void }>, background: boolean, yieldToForeground: boolean): Promise<void> {
     const missing: number[] = [];
     const persisted: Promise<void>[] = [];
     await Promise.all(mine.map(async (i) => {
@@ -229,7 +246,7 @@ export class CompressedSpans {
     }
     await Promise.all(runs.map(async (run) => {
       try {
-        const parts = await this.fetchRun(run, background);
+        const parts = await this.fetchRun(run, background, yieldToForeground);
         run.forEach((i, k) => {
           resolvers.get(i)!.resolve(parts[k]!);
           persisted.push(this.keep(i, parts[k]!, true));
@@ -262,7 +279,7 @@ export class CompressedSpans {
       if (source === undefined) continue;
       try {
         const bytes = source.size === b.end - b.start ? await source.readAt(0, source.size) : undefined;
-        if (bytes !== undefined && this.verify(i, bytes)) return { bytes, from };
+        if (bytes !== undefined && (this.trusted(cache) || this.verify(i, bytes))) return { bytes, from };
       } finally {
         await source.close?.();
       }
@@ -272,17 +289,21 @@ export class CompressedSpans {
     return undefined;
   }
 
-  private async fetchRun(run: number[], background: boolean): Promise<Uint8Array[]> {
+  private async fetchRun(run: number[], background: boolean, yieldToForeground: boolean): Promise<Uint8Array[]> {
     const start = this.bounds[run[0]!]!.start;
     const end = this.bounds[run.at(-1)!]!.end;
-    const done = background ? undefined : this.options.priority?.begin();
     let bytes: Uint8Array;
-    try {
-      bytes = await this.blob.readAt(start, end - start);
-    } finally {
-      done?.();
+    if (yieldToForeground) {
+      bytes = await this.fetchInPieces(start, end);
+    } else {
+      const done = background ? undefined : this.options.priority?.begin();
+      try {
+        bytes = await this.blob.readAt(start, end - start);
+      } finally {
+        done?.();
+      }
+      this.stats.fetches++;
     }
-    this.stats.fetches++;
     this.stats.bytesFetched += end - start;
     return run.map((i) => {
       const b = this.bounds[i]!;
@@ -297,6 +318,28 @@ export class CompressedSpans {
     });
   }
 
+  /**
+   * Background bytes `[start, end)`: one request, or pieces of {@link BACKGROUND_PIECE} with the
+   * foreground served first between them while foreground reads are recent.
+   */
+  private async fetchInPieces(start: number, end: number): Promise<Uint8Array> {
+    const priority = this.options.priority;
+    if (priority === undefined || end - start <= BACKGROUND_PIECE || priority.sinceForeground() > BACKGROUND_CALM_MS) {
+      this.stats.fetches++;
+      return this.blob.readAt(start, end - start);
+    }
+    const out = new Uint8Array(end - start);
+    for (let at = start; at < end; at += BACKGROUND_PIECE) {
+      await priority.idle();
+      const n = Math.min(BACKGROUND_PIECE, end - at);
+      this.stats.fetches++;
+      const piece = await this.blob.readAt(at, n);
+      if (piece.length !== n) throw dataLoss(`a range read of ${this.layerDigest} returned ${piece.length} bytes, not ${n}`, { subject: this.layerDigest, hint: 'the registry or the network cut the answer short; try again' });
+      out.set(piece, at - start);
+    }
+    return out;
+  }
+
   /** Keeps a fetched, verified span in memory and in the store; then forgets the flight. */
   private keep(i: number, bytes: Uint8Array, toMemory: boolean): Promise<void> {
     const write = this.write(i, bytes, toMemory);
@@ -305,10 +348,14 @@ export class CompressedSpans {
     return write;
   }
 
+  /**
+   * Writes a span verified in this process. The bytes are not hashed again on the way in: a
+   * `MemoryCache` keeps them as they are, and the store's copy is verified whenever it is read
+   * back (by this or another process), which also catches what the disk may do to it later.
+   */
   private async write(i: number, bytes: Uint8Array, toMemory: boolean): Promise<void> {
-    const expectedDigest = `sha256:${Buffer.from(this.spanDigest(i)).toString('hex')}`;
     const put = async (cache: BlobCache): Promise<void> => {
-      const writer = await cache.create(this.key(i), { expectedDigest, expectedSize: bytes.length });
+      const writer = await cache.create(this.key(i), { expectedSize: bytes.length });
       try {
         await writer.write(bytes);
         await writer.commit();
@@ -328,6 +375,11 @@ export class CompressedSpans {
     } finally {
       this.inflight.delete(i);
     }
+  }
+
+  /** A process-private memory cache only ever holds spans verified before they were put. */
+  private trusted(cache: BlobCache): boolean {
+    return cache === this.options.memory && cache instanceof MemoryCache;
   }
 
   private verify(i: number, bytes: Uint8Array): boolean {

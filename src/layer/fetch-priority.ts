@@ -19,11 +19,20 @@
  */
 export class FetchPriority {
   private active = 0;
+  private lastEnd = -Infinity;
   private waiters: Array<() => void> = [];
 
   /** Foreground fetches running now. */
   get foreground(): number {
     return this.active;
+  }
+
+  /**
+   * Milliseconds since the last foreground fetch ended: 0 while one runs, `Infinity` before the
+   * first. Background work keeps its requests small while this is short (reads come in bursts).
+   */
+  sinceForeground(): number {
+    return this.active > 0 ? 0 : performance.now() - this.lastEnd;
   }
 
   /** Marks a foreground fetch as started; call the returned function (once) when it ends. */
@@ -34,6 +43,7 @@ export class FetchPriority {
       if (ended) return;
       ended = true;
       this.active--;
+      this.lastEnd = performance.now();
       if (this.active === 0) this.wake();
     };
   }

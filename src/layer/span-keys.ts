@@ -10,8 +10,8 @@ import type { Checkpoint } from '../layer-index/checkpoint.js';
  *
  * A blob is immutable, so the key names its bytes exactly: two indexes of one layer whose spans
  * differ have different ranges, hence different keys; two that cut the same range hold the same
- * bytes and may share the entry. Entries are stored with the span's digest from the index as
- * `expectedDigest` (checked on commit) and checked again when read back.
+ * bytes and may share the entry. Only bytes verified against the span's digest from the index are
+ * stored, and they are checked against it again whenever they are read back from disk.
  *
  * @example
  * ```ts
