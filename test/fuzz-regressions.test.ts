@@ -16,6 +16,7 @@ import { IndexStore } from '../src/index-store/index-store.js';
 import { MemoryIndexCache } from '../src/index-store/local-index-cache.js';
 import { openIndex } from '../src/layer-index/layer-index.js';
 import { buildIndex } from '../src/layer/build-index.js';
+import { openLayerIndex } from '../src/layer/indexed-layer.js';
 import { fetchForeignBlob } from '../src/layer/fetch-blob.js';
 import { identifyManifest } from '../src/registry/manifest.js';
 import { BufferSource } from '../src/source/read-at.js';
@@ -73,6 +74,10 @@ describe('fuzz regressions: the layer index', () => {
     expect(error.code).toBe('DataLoss');
     expect(error.message).toMatch(/entry 1 \('g'\) has data at 1073741824/);
     expect(() => checkIndexBounds(openIndex(index([fileEntry({ dataOffset: 512 })])))).not.toThrow();
+    // Bytes handed straight to openLayerIndex (openIndexedLayer's callers) are checked the same way.
+    const layer = { mediaType: GZIP, digest: D('a'), size: 100 };
+    expect(typed(() => openLayerIndex(layer, bad)).code).toBe('DataLoss');
+    expect(() => openLayerIndex(layer, index([fileEntry({ dataOffset: 512 })]))).not.toThrow();
     // A checkpoint past the layer, and the IndexStore dropping such a cached index.
     const pastEnd = index([], [{ compressedOffset: 10, bitOffset: 0, uncompressedOffset: 0, memberStart: true, window: new Uint8Array(0) }, { compressedOffset: 50, bitOffset: 0, uncompressedOffset: 4096, memberStart: true, window: new Uint8Array(0) }]);
     expect(typed(() => checkIndexBounds(openIndex(pastEnd))).message).toMatch(/checkpoint 1 .* lies past the layer/);

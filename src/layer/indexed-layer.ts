@@ -7,6 +7,7 @@ import { invalidArgument } from '../errors/image-fs-error.js';
 import type { GzipSpanIndex } from '../gzip/checkpoint.js';
 import { layerCompression } from '../image/media-types.js';
 import type { Descriptor, ImageSource } from '../image/types.js';
+import { checkIndexBounds } from '../layer-index/bounds.js';
 import { openIndex, type LayerIndex } from '../layer-index/layer-index.js';
 import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
 import type { TarEntry } from '../tar/entry.js';
@@ -82,6 +83,8 @@ export function openLayerIndex(descriptor: Descriptor, index: Uint8Array | Layer
   if (positions.length === 0 || positions[0]!.uncompressedOffset !== 0 || opened.spanDigestCount !== positions.length) {
     throw invalidArgument(`the layer index of ${subject} has no verifiable spans (${positions.length} checkpoints, ${opened.spanDigestCount} span digests)`, { subject, hint: 'rebuild the index with imagefs index' });
   }
+  // Bytes handed in directly have not been through the index store, which checks what it did not build.
+  if (index instanceof Uint8Array) checkIndexBounds(opened);
   return opened;
 }
 
@@ -123,6 +126,7 @@ export async function openIndexedLayer(source: ImageSource, descriptor: Descript
       ...(options.readaheadMaxBytes === undefined ? {} : { readaheadMaxBytes: options.readaheadMaxBytes }),
       ...(options.onStoreError === undefined ? {} : { onStoreError: options.onStoreError }),
       ...(options.onForeground === undefined ? {} : { onForeground: options.onForeground }),
+      ...(options.onCache === undefined ? {} : { onCache: options.onCache }),
     });
     const compression = layerCompression(descriptor.mediaType) === 'gzip' ? 'gzip' : 'none';
     if (compression === 'none') checkPlainIndex(index, blob.size);
