@@ -7,7 +7,8 @@
 // 2. export of the whole image: imagefs (lazy, through the index) against skopeo copy + umoci
 //    unpack, bytes (including manifests and indexes) and time;
 // 3. a second process reading the same files with the same disk cache: bytes;
-// 4. time to first read: cold, and warm (disk cache);
+// 4. time to first read: cold, warm (disk cache), and cold with a recorded profile (the cold run's
+//    startup profile pushed next to the index; a fresh cache with a background download);
 // 5. foreground read latency (random files) with and without a background download running.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -18,11 +19,14 @@ import { DiskCache } from '../src/cache/disk-cache.js';
 import { exportTo } from '../src/fs/export.js';
 import { BlobCacheIndexCache } from '../src/index-store/local-index-cache.js';
 import { pushRegistryIndexes } from '../src/index-store/registry-indexes.js';
+import { pushStartupProfile } from '../src/index-store/registry-profile.js';
+import { loadStartupProfile } from '../src/layer/startup-profile.js';
+import type { ImageFsEvent } from '../src/open/events.js';
 import { buildIndex } from '../src/layer/build-index.js';
 import { openIndex } from '../src/layer-index/layer-index.js';
 import { spanBounds } from '../src/layer/span-keys.js';
 import type { BackgroundDownload } from '../src/layer/background-download.js';
-import { openImage } from '../src/open/open-image.js';
+import { openImage, type OpenImageOptions } from '../src/open/open-image.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import { BufferSource } from '../src/source/read-at.js';
 import { buildImage, file, seededRandom, writeLayout, type TarRecord } from '../src/testing/builder/index.js';
@@ -72,10 +76,10 @@ async function main(): Promise<void> {
     const indexBytes = indexes.reduce((s, i) => s + i.bytes.length, 0);
     console.log(`image: ${MB(compressed)} compressed (manifest and config included), indexes ${MB(indexBytes)}, span ${SPAN}`);
     const ref = `${proxy.host}/bench/cache:v1`;
-    const open = async (cacheDir: string | undefined, background = false) => {
+    const open = async (cacheDir: string | undefined, background = false, extra: OpenImageOptions = {}) => {
       const cache = cacheDir === undefined ? undefined : await DiskCache.open(cacheDir);
       let download: BackgroundDownload | undefined;
-      const fs = await openImage(ref, { platform: PLATFORM, ...(cache ? { cache, indexCache: new BlobCacheIndexCache(cache) } : {}), background, onBackground: (d) => { download = d; } });
+      const fs = await openImage(ref, { platform: PLATFORM, ...(cache ? { cache, indexCache: new BlobCacheIndexCache(cache) } : {}), background, onBackground: (d) => { download = d; }, ...extra });
       return { fs, download: () => download, close: async () => { await fs.close(); await cache?.close(); } };
     };
 
@@ -121,7 +125,8 @@ async function main(): Promise<void> {
     await o.fs.readFile(sample[0]!);
     const coldFirst = performance.now() - t;
     for (const p of sample) await o.fs.readFile(p);
-    await o.close();
+    const coldSet = performance.now() - t;
+    await o.close(); // keeps the startup profile of this run in the cache
     const firstBytes = proxy.counters.bytesOut;
     proxy.reset();
     t = performance.now();
@@ -131,7 +136,33 @@ async function main(): Promise<void> {
     for (const p of sample) await o.fs.readFile(p);
     await o.close();
     console.log(`3. same files, second open with the same disk cache: ${proxy.counters.bytesOut} bytes in all (first open: ${MB(firstBytes)})`);
-    console.log(`4. time to first read (open + read): cold ${coldFirst.toFixed(0)} ms, warm ${warmFirst.toFixed(0)} ms (ratio ${(coldFirst / warmFirst).toFixed(2)})`);
+    // The cold run's profile, pushed next to the index (as `imagefs index --push --profile-from-cache`
+    // does, without rebuilding the indexes); then a fresh cache, background download on, reads the same files.
+    const kept = await DiskCache.open(cacheDir);
+    const profile = await loadStartupProfile(kept, image.descriptor.digest);
+    await kept.close();
+    if (profile === undefined) throw new Error('the cold run kept no startup profile');
+    const pusher = new RegistrySource(`${reg.host}/bench/cache:v1`);
+    await pushStartupProfile(pusher, image.descriptor, new TextEncoder().encode(JSON.stringify(profile)));
+    await pusher.close();
+    const events: ImageFsEvent[] = [];
+    t = performance.now();
+    o = await open(join(work, 'cache-profile'), true, { onImageEvent: (e) => events.push(e) });
+    await o.fs.readFile(sample[0]!);
+    const profileFirst = performance.now() - t;
+    for (const p of sample) await o.fs.readFile(p);
+    const profileSet = performance.now() - t;
+    const used = events.find((e) => e.type === 'profile-used');
+    await o.close();
+    // The control: a fresh cache with the background download in layer order (profiles off).
+    t = performance.now();
+    o = await open(join(work, 'cache-background'), true, { profile: false });
+    for (const p of sample) await o.fs.readFile(p);
+    const backgroundSet = performance.now() - t;
+    await o.close();
+    if (used === undefined) throw new Error(`the pushed profile was not used: ${JSON.stringify(events.filter((e) => e.type === 'profile-ignored'))}`);
+    console.log(`4. time to first read (open + read): cold ${coldFirst.toFixed(0)} ms, warm ${warmFirst.toFixed(0)} ms (ratio cold/warm ${(coldFirst / warmFirst).toFixed(2)}), cold with a recorded profile ${profileFirst.toFixed(0)} ms (ratio cold/profile ${(coldFirst / profileFirst).toFixed(2)}; ${profile.spans.length} spans pushed next to the index, background download on)`);
+    console.log(`   the ${sample.length} startup files (open + every read): cold ${coldSet.toFixed(0)} ms, cold with a background download in layer order ${backgroundSet.toFixed(0)} ms, cold with a recorded profile ${profileSet.toFixed(0)} ms (ratios cold/profile ${(coldSet / profileSet).toFixed(2)}, background/profile ${(backgroundSet / profileSet).toFixed(2)})`);
 
     // 5. foreground latency with and without a background download
     const files = records(MIB * 0.7 * 2 ** 20, 1, 'usr/lib').map((r) => `/${r.path}`);

@@ -35,7 +35,7 @@ export { openWholeLayer, type WholeLayerOptions } from './layer/whole-layer.js';
 export { buildIndex, notIndexableReason, DEFAULT_INDEX_READ_SIZE, type BuildIndexOptions, type BuildIndexStats, type BuiltLayerIndex } from './layer/build-index.js';
 export { openIndexedLayer, type IndexedLayerContent, type IndexedLayerOptions } from './layer/indexed-layer.js';
 export { SpanCachedSource } from './layer/span-cached-source.js';
-export { CompressedSpans, type CompressedSpansOptions, type SpanFetchOptions, type SpanFetchStats } from './layer/compressed-spans.js';
+export { BACKGROUND_CALM_MS, BACKGROUND_PIECE, CompressedSpans, type CompressedSpansOptions, type SpanCacheEvent, type SpanFetchOptions, type SpanFetchStats } from './layer/compressed-spans.js';
 export { LazyLayerData } from './layer/lazy-layer-data.js';
 export { FetchPriority } from './layer/fetch-priority.js';
 export { BackgroundDownload, type BackgroundDownloadOptions, type BackgroundProgress } from './layer/background-download.js';

@@ -149,4 +149,31 @@ describe('background download priority', () => {
     expect(Buffer.from(await whole!.readAt(0, whole!.size)).equals(Buffer.from(layer.blob))).toBe(true);
     await b.close();
   }, 60_000);
+
+  it('a foreground read that joins a span the download is fetching in pieces gets the rest of it in one request', async () => {
+    const image = await buildImage({ layers: [{ entries: Array.from({ length: 6 }, (_, i) => file(`f${i}`, { seed: i + 60, size: 700_000, kind: 'random' })), compression: 'gzip' }] });
+    const layer = image.layers[0]!;
+    const built = await buildIndex(new BufferSource(layer.blob), layer.descriptor, { span: 1 << 20 });
+    const held = heldBlob(layer.blob);
+    held.release();
+    const priority = new FetchPriority();
+    const source: ImageSource = { reference: 'held', resolve: () => Promise.reject(new Error('unused')), openBlob: async (_d: Descriptor) => held.blob, close: async () => {} };
+    const lazy = await openIndexedLayer(source, layer.descriptor, built.bytes, { store: new MemoryCache({ maxBytes: 64 << 20 }), priority });
+    await lazy.data.readAt(layer.tar.length - 1000, 1000); // a recent foreground read: the download goes in pieces
+    const before = held.calls.length;
+    held.hold = true;
+    const download = new BackgroundDownload([lazy.spans], { priority });
+    download.start();
+    await turns(20);
+    const span0 = lazy.spans.bounds[0]!;
+    expect(held.calls.slice(before)).toEqual([{ offset: span0.start, length: BACKGROUND_PIECE }]);
+    const read = lazy.data.readAt(1000, 1000); // span 0: joins the background fetch
+    await turns(20);
+    held.release();
+    expect(Buffer.from(await read).equals(Buffer.from(layer.tar.subarray(1000, 2000)))).toBe(true);
+    // after the first piece, the rest of span 0 in one request
+    expect(held.calls[before + 1]).toEqual({ offset: span0.start + BACKGROUND_PIECE, length: span0.end - span0.start - BACKGROUND_PIECE });
+    await download.done;
+    await lazy.close();
+  }, 60_000);
 });

@@ -84,12 +84,24 @@ describe('a disk cache keeps verified spans across processes', () => {
       await writeFile(join(dir, name), bytes);
     }
     proxy.reset();
-    await readWith(cacheDir());
+    const first: ImageFsEvent[] = [];
+    await readWith(cacheDir(), first);
     const refetched = layerBytesSent();
     expect(refetched).toBeGreaterThan(0);
+    // every span a read needed was a miss (its entry failed its digest), counted in compressed bytes
+    const misses = first.filter((e) => e.type === 'cache-miss');
+    expect(misses.length).toBeGreaterThan(0);
+    expect(first.filter((e) => e.type === 'cache-hit' && e.from === 'disk')).toEqual([]);
+    expect(misses.reduce((n, e) => n + (e.type === 'cache-miss' ? e.bytes : 0), 0)).toBe(refetched);
+    expect(first.find((e) => e.type === 'streaming')).toMatchObject({ lazy: 3, layers: 3 });
     proxy.reset();
-    await readWith(cacheDir());
+    const second: ImageFsEvent[] = [];
+    await readWith(cacheDir(), second);
     expect(layerBytesSent()).toBe(0);
+    // ... and now each is a hit on disk, the same spans
+    expect(second.filter((e) => e.type === 'cache-miss')).toEqual([]);
+    const key = (e: ImageFsEvent): string => ('span' in e && 'layer' in e ? `${e.layer}/${e.span}` : '');
+    expect(second.filter((e) => e.type === 'cache-hit' && e.from === 'disk').map(key).sort()).toEqual(misses.map(key).sort());
   }, 60_000);
 
   it('foreign files in the cache directories are ignored; reads stay correct', async () => {

@@ -244,7 +244,10 @@ describe('imagefs mount over the real registry, lazily', () => {
     proxy.reset();
     // a fresh cache: the readers below go to the registry
     server = await startServer(proxiedRef, mnt, join(tmp.path, 'cache-2'), (out) => out.includes('imagefs: mounted at'));
-    expect(server.output()).toMatch(/^imagefs: cleared a stale mount at .*\nimagefs: mounted at /);
+    expect(server.output()).toMatch(/(^|\n)imagefs: cleared a stale mount at .*\n[\s\S]*imagefs: mounted at /);
+    // the image is streamed from the registry, and says so as GKE does
+    expect(server.output()).toMatch(/\nimagefs: image \S+ is streamed: \d+ of \d+ layers read lazily\n/);
+    expect(server.output()).toMatch(/\nimagefs: Successfully pulled image \S+ in \d+\.\ds \(streaming\)\n/);
     expect(await mountCount(mnt)).toBe(1);
     expect((await sh('cat', [join(mnt, 'etc/hostname')])).stdout.toString()).toBe('fuse-registry\n');
 

@@ -9,9 +9,8 @@ import type { RegistryClientOptions } from '../registry/options.js';
 import { mirrorUrl } from '../registry/registries-conf.js';
 import type { ReadOptions } from '../source/read-at.js';
 import type { ImageFs } from '../fs/image-fs.js';
-import type { UpperOptions } from '../upper/upper-tree.js';
 import { ImageFsView } from './image-fs-view.js';
-import type { CliImage, GlobalOptions } from './types.js';
+import type { CliImage, CliImageFsOptions, GlobalOptions } from './types.js';
 
 /** The registry client options the global CLI options stand for. */
 export function registryOptions(options: GlobalOptions): RegistryClientOptions {
@@ -35,7 +34,7 @@ export async function openForCli(ref: string, options: GlobalOptions, readOption
   let cache: Promise<BlobCache> | undefined;
   try {
     const resolved = await source.resolve({ signal: readOptions.signal, platform: options.platform });
-    const openImageFs = (fsOptions?: ReadOptions & { upper?: string | UpperOptions; background?: boolean }): Promise<ImageFs> =>
+    const openImageFs = (fsOptions?: CliImageFsOptions): Promise<ImageFs> =>
       (fs ??= (async () => {
         // --cache DIR (default under ~/.cache) keeps whole-pulled layers on disk; --no-cache keeps nothing.
         // The CLI's cache is bounded (DEFAULT_CACHE_MAX_BYTES, 10 GiB; `imagefs cache prune --max` trims it further).
@@ -46,6 +45,7 @@ export async function openForCli(ref: string, options: GlobalOptions, readOption
           resolved, signal: (fsOptions ?? readOptions).signal, cache: blobs, indexCache: new BlobCacheIndexCache(blobs),
           ...(fsOptions?.upper === undefined ? {} : { upper: fsOptions.upper }), // --writable [--upper DIR]
           ...(fsOptions?.background === true && options.cacheDir !== undefined ? { background: true } : {}), // mount and run
+          ...(fsOptions?.onImageEvent === undefined ? {} : { onImageEvent: fsOptions.onImageEvent }),
         });
       })());
     return {

@@ -2,6 +2,7 @@ import type { UpperOptions } from '../upper/upper-tree.js';
 import type { Platform, ResolvedImage } from '../image/types.js';
 import type { ReadOptions } from '../source/read-at.js';
 import type { ImageFs } from '../fs/image-fs.js';
+import type { ImageFsEventListener } from '../open/events.js';
 
 /** The kinds of file the CLI prints (the contract's `stat` JSON `type`). */
 export type CliFileType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'socket';
@@ -80,6 +81,16 @@ export interface GlobalOptions {
   debug: boolean;
 }
 
+/** How a command opens the full filesystem ({@link CliImage.openImageFs}). */
+export interface CliImageFsOptions extends ReadOptions {
+  /** `--writable [--upper DIR]`: an upper layer, in memory or in a directory. */
+  upper?: string | UpperOptions;
+  /** Download the layers whole into the cache in the background (mount, run; needs a cache). */
+  background?: boolean;
+  /** Receives the image's events (pulled, streaming, fallback, downloaded, cache warnings...). */
+  onImageEvent?: ImageFsEventListener;
+}
+
 /** An image opened for a CLI command: resolved eagerly, its filesystem opened on demand. */
 export interface CliImage {
   /** The platform manifest, config and layers. */
@@ -87,7 +98,7 @@ export interface CliImage {
   /** Opens the merged filesystem (may download layers). Called at most once per command. */
   openFs(options?: ReadOptions): Promise<CliFs>;
   /** The same filesystem as the full {@link ImageFs} (for `export`). */
-  openImageFs(options?: ReadOptions & { upper?: string | UpperOptions; background?: boolean }): Promise<ImageFs>;
+  openImageFs(options?: CliImageFsOptions): Promise<ImageFs>;
   /** Releases everything (sources, layers, caches). */
   close(): Promise<void>;
 }

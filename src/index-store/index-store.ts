@@ -5,6 +5,7 @@
 import { ImageError, ImageFsError } from '../errors/image-fs-error.js';
 import type { Descriptor, ImageManifest, ResolvedImage } from '../image/types.js';
 import type { LayerIndex } from '../layer-index/layer-index.js';
+import type { StartupProfile } from '../layer/startup-profile.js';
 import { checkIndexBounds } from '../layer-index/bounds.js';
 import { isUnsupportedIndexVersion } from '../layer-index/format.js';
 import { openLayerIndex } from '../layer/indexed-layer.js';
@@ -13,7 +14,8 @@ import type { ReadOptions } from '../source/read-at.js';
 import { parseIndexManifest } from './artifact-manifest.js';
 import type { LocalIndexCache } from './local-index-cache.js';
 import { findRegistryIndexes, pushRegistryIndexes, type IndexRegistry, type PushIndexesOptions, type RegistryIndexes } from './registry-indexes.js';
-import { pinnedIndexOf, referenceNamesDigest, type IndexBinding, type RegistryIndexTrust } from './trust.js';
+import { fetchStartupProfile } from './registry-profile.js';
+import { pinnedIndexOf, pinnedProfileOf, referenceNamesDigest, type IndexBinding, type RegistryIndexTrust } from './trust.js';
 
 /** What {@link IndexStore.find} needs to know of the image: its digest, and for trust its reference and manifest. */
 export type IndexedImage = Pick<ResolvedImage, 'digest' | 'reference'> & { manifest?: Pick<ImageManifest, 'annotations'> };
@@ -61,6 +63,18 @@ export interface FoundIndex {
   from: 'cache' | 'registry';
   /** What binds it to the image (see SECURITY.md). */
   binding: IndexBinding;
+}
+
+/** A startup profile found by {@link IndexStore.findProfile}: bound to the image like its indexes, parsed strictly. */
+export interface FoundProfile {
+  /** The profile; its spans are not yet checked against the layers' indexes (see `checkProfileSpans`). */
+  profile: StartupProfile;
+  /** The profile artifact manifest (artifact type `IMAGEFS_PROFILE_ARTIFACT_TYPE`). */
+  artifact: Descriptor;
+  /** The profile blob (verified against its digest). */
+  blob: Descriptor;
+  /** What binds it to the image: pinned by the image manifest, or a referrer of an image named by tag. */
+  binding: Exclude<IndexBinding, 'local'>;
 }
 
 /**
@@ -136,11 +150,8 @@ export class IndexStore {
    */
   async find(image: string | IndexedImage, layer: Descriptor, options: ReadOptions = {}): Promise<FoundIndex | undefined> {
     const { cache, registry } = this.options;
-    const imageDigest = typeof image === 'string' ? image : image.digest;
-    const reference = typeof image === 'string' ? registry?.reference : image.reference;
+    const { imageDigest, reference, tagTrusted, repository } = this.trustOf(image);
     const pin = typeof image === 'string' || image.manifest === undefined ? {} : pinnedIndexOf(image.manifest);
-    const tagTrusted = (this.options.registryTrust ?? 'reference') === 'reference' && reference !== undefined && !referenceNamesDigest(reference);
-    const repository = tagTrusted ? repositoryOf(reference) : undefined;
     if (cache !== undefined) {
       for (const scope of repository === undefined ? [undefined] : [undefined, repository]) {
         const scoped = scope === undefined ? options : { ...options, repository: scope };
@@ -195,6 +206,64 @@ export class IndexStore {
     return { bytes, index, from: 'registry', binding };
   }
 
+  /**
+   * The startup profile stored in the registry next to `image`'s indexes, under the same rule as
+   * the indexes (SECURITY.md): the profile artifact the image manifest pins
+   * (`imagefs index --push --pin --profile FILE`), else, under the default `registryTrust:
+   * 'reference'`, the newest profile among the referrers of an image named by tag. Undefined when
+   * none is stored (or the store has no registry). The profile is only a hint for the order of the
+   * background download, and is not kept in the local cache.
+   *
+   * @throws ImageError `FailedPrecondition` for a profile among the referrers that is not bound
+   *   to the image (named by digest without a pin, or `registryTrust: 'pinned'`): it is not read;
+   *   `ResourceExhausted` for a profile blob over `MAX_PROFILE_BYTES` (not fetched);
+   *   `InvalidArgument` for one that is not a profile of this image; `DataLoss` for bytes that
+   *   fail their digest; registry errors. Errors about a located profile carry its artifact
+   *   digest as `subject`.
+   * @example
+   * ```ts
+   * const found = await store.findProfile({ digest: image.digest, reference: image.reference, manifest: image.manifest });
+   * ```
+   */
+  async findProfile(image: IndexedImage, options: ReadOptions = {}): Promise<FoundProfile | undefined> {
+    const registry = this.options.registry;
+    if (registry === undefined) return undefined;
+    const { imageDigest, reference, tagTrusted } = this.trustOf(image);
+    const pin = image.manifest === undefined ? {} : pinnedProfileOf(image.manifest);
+    let artifact: Descriptor;
+    let binding: FoundProfile['binding'];
+    if (pin.descriptor !== undefined) {
+      artifact = pin.descriptor;
+      binding = 'pinned';
+    } else {
+      const listed = (await this.registryIndexes(imageDigest, options)).profile;
+      if (listed === undefined) return undefined;
+      if (!tagTrusted) {
+        const because = unboundBecause(reference, pin.problem, this.options.registryTrust);
+        throw new ImageError('FailedPrecondition', `the startup profile ${listed.digest} among the image's referrers is not bound to the image: ${because}; it was not read`, {
+          subject: listed.digest, hint: 'run `imagefs index --push --pin --profile FILE REF` and open the digest it prints',
+        });
+      }
+      artifact = listed;
+      binding = 'repository';
+    }
+    try {
+      const { profile, blob } = await fetchStartupProfile(registry, artifact, binding === 'pinned' ? undefined : imageDigest, options);
+      return { profile, artifact, blob, binding };
+    } catch (error) {
+      if (!(error instanceof ImageError) || error.subject === artifact.digest || error.code === 'Aborted') throw error;
+      throw new ImageError(error.code, `the startup profile artifact ${artifact.digest}: ${error.message}`, { subject: artifact.digest, cause: error, hint: error.hint });
+    }
+  }
+
+  /** Who names `image` and whether that trusts the referrers of its repository (SECURITY.md). */
+  private trustOf(image: string | IndexedImage): { imageDigest: string; reference: string | undefined; tagTrusted: boolean; repository: string | undefined } {
+    const imageDigest = typeof image === 'string' ? image : image.digest;
+    const reference = typeof image === 'string' ? this.options.registry?.reference : image.reference;
+    const tagTrusted = (this.options.registryTrust ?? 'reference') === 'reference' && reference !== undefined && !referenceNamesDigest(reference);
+    return { imageDigest, reference, tagTrusted, repository: tagTrusted ? repositoryOf(reference) : undefined };
+  }
+
   /** Keeps `bytes` as the index of `layer` in the local cache (no-op without one). Best effort: a full or closed cache is ignored. */
   async save(layer: Descriptor, bytes: Uint8Array, options: ReadOptions & { repository?: string } = {}): Promise<void> {
     try {
@@ -236,12 +305,17 @@ function repositoryOf(reference: string | undefined): string | undefined {
 /** The `index-ignored` reason for an unbound registry index. */
 function unboundWhy(artifact: string | undefined, reference: string | undefined, pinProblem: string | undefined, trust: RegistryIndexTrust | undefined): string {
   const what = `the index ${artifact ?? ''} among the image's referrers is not bound to the image`.replace('  ', ' ');
-  const because = pinProblem !== undefined
+  const because = unboundBecause(reference, pinProblem, trust);
+  return `${what}: ${because}; it was not read. Run \`imagefs index --push --pin REF\` and open the digest it prints, or open with indexing: 'on-the-fly'`;
+}
+
+/** Why a referrer of the image is not bound to it (SECURITY.md). */
+function unboundBecause(reference: string | undefined, pinProblem: string | undefined, trust: RegistryIndexTrust | undefined): string {
+  return pinProblem !== undefined
     ? `the image manifest's pin is malformed (${pinProblem})`
     : trust === 'pinned'
       ? "registryTrust 'pinned' accepts only indexes pinned by the image manifest"
       : reference === undefined
         ? 'the reference the image was named by is unknown'
         : `${reference} names the image by digest, and anyone with push rights to the repository can add referrers`;
-  return `${what}: ${because}; it was not read. Run \`imagefs index --push --pin REF\` and open the digest it prints, or open with indexing: 'on-the-fly'`;
 }

@@ -15,6 +15,18 @@ export const LAYER_INDEX_MEDIA_TYPE = 'application/vnd.imagefs.layer-index.v1';
 /** Annotation on each layer index descriptor: the digest of the image layer it indexes. */
 export const LAYER_DIGEST_ANNOTATION = 'dev.imagefs.layer.digest';
 
+/**
+ * `artifactType` of the manifest that holds an imagefs startup profile (a referrer of the image
+ * manifest, next to the index artifact; see `pushStartupProfile`).
+ */
+export const IMAGEFS_PROFILE_ARTIFACT_TYPE = 'application/vnd.imagefs.startup-profile.v1';
+
+/**
+ * Media type of a startup profile blob: the JSON a cache keeps as `startup-profile/<image digest>`,
+ * `{"version": 1, "spans": [[layer digest, span], ...]}` (see `parseStartupProfile`).
+ */
+export const STARTUP_PROFILE_MEDIA_TYPE = 'application/vnd.imagefs.startup-profile.v1+json';
+
 /** `artifactType` of a SOCI index (AWS seekable OCI), reported when found among the referrers. */
 export const SOCI_INDEX_ARTIFACT_TYPE = 'application/vnd.amazon.soci.index.v1+json';
 

@@ -10,7 +10,7 @@ import type { PutBlobOptions, PutManifestOptions } from '../registry/push.js';
 import { referrersTag, type ReferrersOptions } from '../registry/referrers.js';
 import type { ReadOptions } from '../source/read-at.js';
 import { indexManifestBytes, parseIndexManifest, type StoredLayerIndex } from './artifact-manifest.js';
-import { EMPTY_JSON, IMAGEFS_INDEX_ARTIFACT_TYPE, LAYER_INDEX_MEDIA_TYPE, SOCI_INDEX_ARTIFACT_TYPE } from './media-types.js';
+import { EMPTY_JSON, IMAGEFS_INDEX_ARTIFACT_TYPE, IMAGEFS_PROFILE_ARTIFACT_TYPE, LAYER_INDEX_MEDIA_TYPE, SOCI_INDEX_ARTIFACT_TYPE } from './media-types.js';
 
 /** What the index store needs of a registry; `RegistrySource` offers all of it. */
 export interface IndexRegistry {
@@ -36,11 +36,17 @@ export interface RegistryIndexes {
   layers: Map<string, Descriptor>;
   /** SOCI indexes found among the referrers (reported, not read). */
   soci: Descriptor[];
+  /**
+   * The newest imagefs startup profile artifact manifest among the referrers (artifact type
+   * `IMAGEFS_PROFILE_ARTIFACT_TYPE`), listed, not fetched: see `IndexStore.findProfile`.
+   */
+  profile?: Descriptor;
 }
 
 /**
  * Lists the referrers of the image manifest `subjectDigest` and reads the newest imagefs index
- * manifest among them (checking its artifact type and subject). SOCI indexes are collected.
+ * manifest among them (checking its artifact type and subject). SOCI indexes are collected, and
+ * the newest startup profile artifact is noted (not fetched).
  *
  * @throws whatever the registry throws (an absent referrers list is an empty one);
  *   ImageError `InvalidArgument` for an index manifest bound to another subject.
@@ -49,10 +55,12 @@ export async function findRegistryIndexes(registry: IndexRegistry, subjectDigest
   const referrers = await registry.getReferrers(subjectDigest, options.signal === undefined ? {} : { signal: options.signal });
   const soci = referrers.filter((d) => d.artifactType === SOCI_INDEX_ARTIFACT_TYPE);
   const artifact = referrers.filter((d) => d.artifactType === IMAGEFS_INDEX_ARTIFACT_TYPE).at(-1);
-  if (artifact === undefined) return { layers: new Map(), soci };
+  const profile = referrers.filter((d) => d.artifactType === IMAGEFS_PROFILE_ARTIFACT_TYPE).at(-1);
+  const withProfile = profile === undefined ? {} : { profile };
+  if (artifact === undefined) return { layers: new Map(), soci, ...withProfile };
   throwIfAborted(options.signal);
   const fetched = await registry.fetchManifest({ expected: artifact, ...(options.signal === undefined ? {} : { signal: options.signal }) });
-  return { artifact, layers: parseIndexManifest(fetched.parsed as ImageManifest, subjectDigest), soci };
+  return { artifact, layers: parseIndexManifest(fetched.parsed as ImageManifest, subjectDigest), soci, ...withProfile };
 }
 
 /** Options of {@link pushRegistryIndexes}. */
@@ -89,11 +97,24 @@ export async function pushRegistryIndexes(
   const bytes = indexManifestBytes(subject, stored);
   const pushed = await registry.putManifest(bytes, MediaType.OCI_MANIFEST, signal);
   const artifact: Descriptor = { mediaType: MediaType.OCI_MANIFEST, digest: pushed.digest, size: pushed.size, artifactType: IMAGEFS_INDEX_ARTIFACT_TYPE };
-  if (options.referrersTag !== false) {
-    const listed = await registry.getReferrers(subject.digest, signal);
-    const kept = listed.filter((d) => d.artifactType !== IMAGEFS_INDEX_ARTIFACT_TYPE && d.digest !== artifact.digest);
-    const tagIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [...kept, artifact] };
-    await registry.putManifest(new TextEncoder().encode(JSON.stringify(tagIndex)), MediaType.OCI_INDEX, { tag: referrersTag(subject.digest), ...signal });
-  }
+  if (options.referrersTag !== false) await listInReferrersTag(registry, subject.digest, artifact, options);
   return artifact;
+}
+
+/**
+ * Adds `artifact` to the referrers tag index (`sha256-<hex>`) of `subjectDigest`, replacing the
+ * referrers listed there with the same `artifactType` (the newest one is the one used) and keeping
+ * every other referrer. For registries without the referrers API; harmless elsewhere.
+ *
+ * @example
+ * ```ts
+ * await listInReferrersTag(source, image.digest, { ...pushed, artifactType: IMAGEFS_PROFILE_ARTIFACT_TYPE });
+ * ```
+ */
+export async function listInReferrersTag(registry: Pick<IndexRegistry, 'getReferrers' | 'putManifest'>, subjectDigest: string, artifact: Descriptor, options: ReadOptions = {}): Promise<void> {
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  const listed = await registry.getReferrers(subjectDigest, signal);
+  const kept = listed.filter((d) => d.artifactType !== artifact.artifactType && d.digest !== artifact.digest);
+  const tagIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [...kept, artifact] };
+  await registry.putManifest(new TextEncoder().encode(JSON.stringify(tagIndex)), MediaType.OCI_INDEX, { tag: referrersTag(subjectDigest), ...signal });
 }

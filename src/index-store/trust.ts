@@ -37,6 +37,16 @@ export type IndexBinding =
   | 'repository';
 
 /**
+ * Manifest annotation of an image manifest written by `imagefs index --push --pin --profile FILE`:
+ * the digest of the startup profile artifact manifest this image vouches for (the profile rides
+ * with the pinned indexes and is bound the same way).
+ */
+export const PINNED_PROFILE_DIGEST_ANNOTATION = 'dev.imagefs.profile.manifest.digest';
+
+/** Companion of {@link PINNED_PROFILE_DIGEST_ANNOTATION}: the profile artifact manifest's size in bytes. */
+export const PINNED_PROFILE_SIZE_ANNOTATION = 'dev.imagefs.profile.manifest.size';
+
+/**
  * The artifact manifest an image manifest pins (annotations {@link PINNED_INDEX_DIGEST_ANNOTATION}
  * and {@link PINNED_INDEX_SIZE_ANNOTATION}), or undefined when it pins none or the pin is malformed
  * (then `problem` says what is wrong).
@@ -48,15 +58,35 @@ export type IndexBinding =
  * ```
  */
 export function pinnedIndexOf(manifest: Pick<ImageManifest, 'annotations'>): { descriptor?: Descriptor; problem?: string } {
+  return pinOf(manifest, PINNED_INDEX_DIGEST_ANNOTATION, PINNED_INDEX_SIZE_ANNOTATION);
+}
+
+/**
+ * The startup profile artifact manifest an image manifest pins (annotations
+ * {@link PINNED_PROFILE_DIGEST_ANNOTATION} and {@link PINNED_PROFILE_SIZE_ANNOTATION}), or
+ * undefined when it pins none or the pin is malformed (then `problem` says what is wrong).
+ *
+ * @example
+ * ```ts
+ * const pin = pinnedProfileOf(image.manifest);
+ * if (pin.descriptor) await registry.fetchManifest({ expected: pin.descriptor });
+ * ```
+ */
+export function pinnedProfileOf(manifest: Pick<ImageManifest, 'annotations'>): { descriptor?: Descriptor; problem?: string } {
+  return pinOf(manifest, PINNED_PROFILE_DIGEST_ANNOTATION, PINNED_PROFILE_SIZE_ANNOTATION);
+}
+
+/** The manifest descriptor a pair of pin annotations names, checked (digest syntax, bounded size). */
+function pinOf(manifest: Pick<ImageManifest, 'annotations'>, digestKey: string, sizeKey: string): { descriptor?: Descriptor; problem?: string } {
   const annotations = manifest.annotations;
   if (annotations === undefined || annotations === null || typeof annotations !== 'object') return {};
-  const digest = annotations[PINNED_INDEX_DIGEST_ANNOTATION];
-  const size = annotations[PINNED_INDEX_SIZE_ANNOTATION];
+  const digest = annotations[digestKey];
+  const size = annotations[sizeKey];
   if (digest === undefined && size === undefined) return {};
-  if (typeof digest !== 'string' || tryParseDigest(digest) === undefined) return { problem: `the annotation ${PINNED_INDEX_DIGEST_ANNOTATION} is not a digest` };
+  if (typeof digest !== 'string' || tryParseDigest(digest) === undefined) return { problem: `the annotation ${digestKey} is not a digest` };
   const n = typeof size === 'string' && /^[0-9]{1,10}$/.test(size) ? Number(size) : NaN;
   if (!Number.isSafeInteger(n) || n <= 0 || n > MAX_PINNED_INDEX_MANIFEST_SIZE) {
-    return { problem: `the annotation ${PINNED_INDEX_SIZE_ANNOTATION} must be a size in bytes from 1 to ${MAX_PINNED_INDEX_MANIFEST_SIZE}` };
+    return { problem: `the annotation ${sizeKey} must be a size in bytes from 1 to ${MAX_PINNED_INDEX_MANIFEST_SIZE}` };
   }
   return { descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: n } };
 }

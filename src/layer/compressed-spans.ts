@@ -42,6 +42,22 @@ export interface CompressedSpansOptions {
   onStoreError?: (error: unknown) => void;
   /** Called for every span a foreground read asks for (a startup profile records them). */
   onForeground?: (layerDigest: string, span: number) => void;
+  /**
+   * Called once for each span a foreground read needed that was not being fetched already: where
+   * it came from (`memory`, `disk`: a span entry or the whole blob in the store, `network`) and
+   * its compressed size. Background work and readahead are not reported.
+   */
+  onCache?: (event: SpanCacheEvent) => void;
+}
+
+/** One lookup of a span for a foreground read (see {@link CompressedSpansOptions.onCache}). */
+export interface SpanCacheEvent {
+  layerDigest: string;
+  span: number;
+  /** Where the verified bytes came from: a hit (`memory`, `disk`) or a miss (`network`). */
+  from: 'memory' | 'disk' | 'network';
+  /** Compressed bytes of the span. */
+  bytes: number;
 }
 
 /** Options of one {@link CompressedSpans.spans} call. */
@@ -87,6 +103,8 @@ export class CompressedSpans {
   /** Counters. */
   readonly stats: SpanFetchStats = { fetches: 0, bytesFetched: 0, localHits: 0, corrupt: 0 };
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
+  /** Spans a foreground read waits for while background work fetches them (see fetchInPieces). */
+  private readonly urgent = new Set<number>();
   private readonly writes = new Set<Promise<void>>();
   private local: Promise<ReadAtSource | undefined> | undefined;
   private writable: boolean;
@@ -167,7 +185,10 @@ export class CompressedSpans {
     const mine: number[] = [];
     const resolvers = new Map<number, { resolve(b: Uint8Array): void; reject(e: unknown): void }>();
     for (let i = first; i <= last; i++) {
-      if (this.inflight.has(i)) continue;
+      if (this.inflight.has(i)) {
+        if (options.background !== true) this.urgent.add(i);
+        continue;
+      }
       const p = new Promise<Uint8Array>((resolve, reject) => resolvers.set(i, { resolve, reject }));
       p.catch(() => {});
       this.inflight.set(i, p);
@@ -233,6 +254,7 @@ export class CompressedSpans {
         return;
       }
       this.stats.localHits++;
+      if (!background) this.options.onCache?.({ layerDigest: this.layerDigest, span: i, from: found.from === 'memory' ? 'memory' : 'disk', bytes: found.bytes.length });
       resolvers.get(i)!.resolve(found.bytes);
       if (background && found.from === 'memory') persisted.push(this.keep(i, found.bytes, false));
       else this.inflight.delete(i);
@@ -248,6 +270,7 @@ export class CompressedSpans {
       try {
         const parts = await this.fetchRun(run, background, yieldToForeground);
         run.forEach((i, k) => {
+          if (!background) this.options.onCache?.({ layerDigest: this.layerDigest, span: i, from: 'network', bytes: parts[k]!.length });
           resolvers.get(i)!.resolve(parts[k]!);
           persisted.push(this.keep(i, parts[k]!, true));
         });
@@ -294,7 +317,7 @@ export class CompressedSpans {
     const end = this.bounds[run.at(-1)!]!.end;
     let bytes: Uint8Array;
     if (yieldToForeground) {
-      bytes = await this.fetchInPieces(start, end);
+      bytes = await this.fetchInPieces(start, end, run);
     } else {
       const done = background ? undefined : this.options.priority?.begin();
       try {
@@ -319,23 +342,31 @@ export class CompressedSpans {
   }
 
   /**
-   * Background bytes `[start, end)`: one request, or pieces of {@link BACKGROUND_PIECE} with the
-   * foreground served first between them while foreground reads are recent.
+   * Background bytes `[start, end)` of the spans `run`: one request, or pieces of
+   * {@link BACKGROUND_PIECE} with the foreground served first between them while foreground reads
+   * are recent. Once a foreground read waits for one of these spans (a startup profile points the
+   * download at what the application reads next), the rest comes in one request.
    */
-  private async fetchInPieces(start: number, end: number): Promise<Uint8Array> {
+  private async fetchInPieces(start: number, end: number, run: readonly number[]): Promise<Uint8Array> {
     const priority = this.options.priority;
     if (priority === undefined || end - start <= BACKGROUND_PIECE || priority.sinceForeground() > BACKGROUND_CALM_MS) {
       this.stats.fetches++;
       return this.blob.readAt(start, end - start);
     }
     const out = new Uint8Array(end - start);
-    for (let at = start; at < end; at += BACKGROUND_PIECE) {
-      await priority.idle();
-      const n = Math.min(BACKGROUND_PIECE, end - at);
-      this.stats.fetches++;
-      const piece = await this.blob.readAt(at, n);
-      if (piece.length !== n) throw dataLoss(`a range read of ${this.layerDigest} returned ${piece.length} bytes, not ${n}`, { subject: this.layerDigest, hint: 'the registry or the network cut the answer short; try again' });
-      out.set(piece, at - start);
+    try {
+      for (let at = start; at < end;) {
+        const wanted = run.some((i) => this.urgent.has(i));
+        if (!wanted) await priority.idle();
+        const n = wanted ? end - at : Math.min(BACKGROUND_PIECE, end - at);
+        this.stats.fetches++;
+        const piece = await this.blob.readAt(at, n);
+        if (piece.length !== n) throw dataLoss(`a range read of ${this.layerDigest} returned ${piece.length} bytes, not ${n}`, { subject: this.layerDigest, hint: 'the registry or the network cut the answer short; try again' });
+        out.set(piece, at - start);
+        at += n;
+      }
+    } finally {
+      for (const i of run) this.urgent.delete(i);
     }
     return out;
   }
@@ -374,6 +405,7 @@ export class CompressedSpans {
       ]);
     } finally {
       this.inflight.delete(i);
+      this.urgent.delete(i);
     }
   }
 

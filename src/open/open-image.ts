@@ -6,7 +6,10 @@ import { BackgroundDownload } from '../layer/background-download.js';
 import { FetchPriority } from '../layer/fetch-priority.js';
 import { loadStartupProfile, ProfileRecorder, saveStartupProfile } from '../layer/startup-profile.js';
 import type { IndexedLayerContent } from '../layer/indexed-layer.js';
-import { throwIfAborted } from '../errors/image-fs-error.js';
+import { ImageError, ImageFsError, throwIfAborted } from '../errors/image-fs-error.js';
+import { tryParseDigest } from '../image/digest.js';
+import type { IndexStore } from '../index-store/index-store.js';
+import { checkProfileSpans } from '../index-store/profile-check.js';
 import { planLayerModes } from '../eligibility/open-plan.js';
 import { validateResolvedImage } from '../eligibility/validate-image.js';
 import { ImageFs, type ImageFsOptions } from '../fs/image-fs.js';
@@ -17,7 +20,7 @@ import type { LayerContent } from '../layer/types.js';
 import type { RegistryClientOptions } from '../registry/options.js';
 import { UpperTree, type UpperOptions } from '../upper/upper-tree.js';
 import type { ImageFsEventListener } from './events.js';
-import { openLayers, type LayerStrategyOptions, type LazyLayerOptions } from './open-layers.js';
+import { layerIndexStore, openLayers, type LayerStrategyOptions, type LazyLayerOptions } from './open-layers.js';
 import { openSource } from './open-source.js';
 
 /** Options of {@link openImage}. Sizes are in bytes, times in milliseconds. */
@@ -38,7 +41,10 @@ export interface OpenImageOptions extends RegistryClientOptions, LayerStrategyOp
    * With a persistent `cache`: record the spans read in the first `profileWindowMs` after open (a
    * startup profile, kept in the cache as `startup-profile/<image digest>` when the image is closed,
    * the first one kept wins), and let the background download fetch the spans of a kept profile
-   * first, in order. Default true.
+   * first, in order. When the cache keeps none for the image, a profile stored in the registry next
+   * to the indexes (`imagefs index --push --profile`) is used instead, bound to the image as the
+   * indexes are (SECURITY.md), checked against the layers' indexes, and fetched after open without
+   * holding it up (events `profile-used` / `profile-ignored`). Default true.
    */
   profile?: boolean;
   /** How long after open reads are recorded into the startup profile, ms. Default 10000. */
@@ -72,6 +78,7 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
   let layers: LayerContent[] = [];
   let spanCache: MemoryCache | undefined; // made here, so closed with the image
   let compressedCache: MemoryCache | undefined;
+  const profileLookup = new AbortController(); // a registry profile being fetched stops with the image
   try {
     emit({ type: 'pulling', reference: source.reference });
     const resolved = options.resolved ?? (await source.resolve({ platform: options.platform, signal: options.signal }));
@@ -109,17 +116,28 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
       priority,
       readaheadMaxBytes: options.readaheadMaxBytes ?? (store !== undefined ? DEFAULT_READAHEAD : Math.floor((memory instanceof MemoryCache ? memory.maxBytes : DEFAULT_READAHEAD) / 4)),
       onStoreError: (error) => warn(`the cache could not keep a span (${(error as Error).message}); reads go on from the network`),
+      onCache: (e) => emit(e.from === 'network'
+        ? { type: 'cache-miss', layer: e.layerDigest, span: e.span, bytes: e.bytes }
+        : { type: 'cache-hit', layer: e.layerDigest, span: e.span, bytes: e.bytes, from: e.from }),
       ...(store === undefined ? {} : { store }),
     };
-    layers = await openLayers(source, resolved, layerOptions, pLimit(options.layerConcurrency ?? 4), emit, lazy);
+    const indexStore = layerIndexStore(source, options, emit);
+    layers = await openLayers(source, resolved, { ...layerOptions, indexStore }, pLimit(options.layerConcurrency ?? 4), emit, lazy);
     throwIfAborted(options.signal);
     const tree = await mergeLayers(layers, { signal: options.signal, strict: options.strict, onWarning: options.onWarning });
-    const first = store !== undefined && options.profile !== false && options.background === true ? (await loadStartupProfile(store, resolved.digest))?.spans : undefined;
+    // The background download's order: the profile kept in the cache, else one stored in the
+    // registry next to the indexes (fetched after open returns; the download waits for it).
+    const kept = store !== undefined && options.profile !== false && options.background === true ? await loadStartupProfile(store, resolved.digest) : undefined;
+    const first = kept !== undefined ? kept.spans
+      : store !== undefined && options.profile !== false && options.background === true
+        ? registryProfile(indexStore, resolved, layers, source.reference, priority, emit, profileLookup.signal)
+        : undefined;
     const background = options.background === true ? startBackground(source.reference, resolved.digest, layers, store, priority, emit, warn, first) : undefined;
     if (background !== undefined) options.onBackground?.(background);
     const owned = [...layers, source, ...(spanCache ? [spanCache] : []), ...(compressedCache ? [compressedCache] : [])];
     const closer = {
       close: async () => {
+        profileLookup.abort();
         await background?.stop();
         if (recorder !== undefined && store !== undefined) await saveStartupProfile(store, resolved.digest, recorder.profile());
         await Promise.all(owned.map((c) => c.close()));
@@ -130,9 +148,12 @@ export async function openImage(ref: string | ImageSource, options: OpenImageOpt
       : UpperTree.open(imageTree, { fingerprint: resolved.digest, ...(typeof options.upper === 'string' ? { dir: options.upper } : options.upper) });
     const upperCloser = upper === undefined ? [] : [{ close: async () => upper.close() }];
     const fs = new ImageFs(upper ?? imageTree, { dev: devOf(resolved), closers: [...upperCloser, closer] });
-    emit({ type: 'pulled', reference: source.reference, digest: resolved.digest, ms: performance.now() - started, streaming: layers.some((l) => l.mode === 'lazy') });
+    const lazyCount = layers.filter((l) => l.mode === 'lazy').length;
+    if (lazyCount > 0) emit({ type: 'streaming', reference: source.reference, digest: resolved.digest, lazy: lazyCount, layers: layers.length });
+    emit({ type: 'pulled', reference: source.reference, digest: resolved.digest, ms: performance.now() - started, streaming: lazyCount > 0 });
     return fs;
   } catch (error) {
+    profileLookup.abort();
     await Promise.allSettled([...layers.map((l) => l.close()), source.close(), spanCache?.close(), compressedCache?.close()]);
     throw error;
   }
@@ -144,7 +165,7 @@ const DEFAULT_READAHEAD = 64 * 1024 * 1024;
 function startBackground(
   reference: string, digest: string, layers: readonly LayerContent[], store: BlobCache | undefined,
   priority: FetchPriority, emit: ImageFsEventListener, warn: (message: string) => void,
-  first?: ReadonlyArray<readonly [string, number]>,
+  first?: ReadonlyArray<readonly [string, number]> | Promise<ReadonlyArray<readonly [string, number]> | undefined>,
 ): BackgroundDownload | undefined {
   if (store === undefined) {
     warn('background download needs a persistent cache (the cache option, or --cache DIR): nothing is downloaded in the background');
@@ -165,6 +186,43 @@ function startBackground(
   );
   download.start();
   return download;
+}
+
+/**
+ * The spans of the startup profile stored in the registry next to `image`'s indexes, checked
+ * against the lazily read layers (a span of a layer of another image, or beyond its layer's
+ * index, discards the profile; spans of layers read whole here are dropped), or undefined. Never
+ * rejects: a profile is only a hint, so whatever is wrong with it is a `profile-ignored` event.
+ * Its requests wait for the foreground fetches running when it starts.
+ */
+async function registryProfile(
+  store: IndexStore, image: ResolvedImage, layers: readonly LayerContent[], reference: string,
+  priority: FetchPriority, emit: ImageFsEventListener, signal: AbortSignal,
+): Promise<Array<[string, number]> | undefined> {
+  const counts = new Map<string, number>();
+  for (const l of layers) if ('spans' in l) counts.set((l as IndexedLayerContent).spans.layerDigest, (l as IndexedLayerContent).spans.count);
+  if (counts.size === 0) return undefined;
+  let digest: string | undefined;
+  try {
+    await new Promise((resolve) => setImmediate(resolve)); // let the caller's first read start
+    await priority.idle();
+    throwIfAborted(signal);
+    const found = await store.findProfile(image, { signal });
+    if (found === undefined) return undefined;
+    digest = found.artifact.digest;
+    const spans = checkProfileSpans(found.profile, image.layers.map((l) => l.digest), counts, 'skip');
+    emit({ type: 'profile-used', reference, imageDigest: image.digest, digest, spans: spans.length, binding: found.binding });
+    return spans;
+  } catch (error) {
+    if (signal.aborted) return undefined; // the image was closed meanwhile
+    const subject = error instanceof ImageError ? error.subject : undefined;
+    digest ??= subject !== undefined && tryParseDigest(subject) !== undefined ? subject : undefined;
+    emit({
+      type: 'profile-ignored', reference, imageDigest: image.digest, ...(digest === undefined ? {} : { digest }),
+      code: ImageFsError.is(error) ? error.code : 'Internal', why: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
 }
 
 /** The options of openImage that are not the registry client's (the client rejects unknown ones). */

@@ -86,7 +86,7 @@ export interface LayerStrategyOptions {
 }
 
 /** What lazily read layers of one image share: caches, the store, the foreground counter. */
-export type LazyLayerOptions = Pick<IndexedLayerOptions, 'compressedCache' | 'store' | 'priority' | 'readaheadMaxBytes' | 'onStoreError' | 'onForeground'>;
+export type LazyLayerOptions = Pick<IndexedLayerOptions, 'compressedCache' | 'store' | 'priority' | 'readaheadMaxBytes' | 'onStoreError' | 'onForeground' | 'onCache'>;
 
 /** True when the source can list referrers and read verified blobs (a `RegistrySource`). */
 function asIndexRegistry(source: ImageSource): IndexRegistry | undefined {
@@ -94,6 +94,23 @@ function asIndexRegistry(source: ImageSource): IndexRegistry | undefined {
   return typeof s.getReferrers === 'function' && typeof s.readBlobVerified === 'function' && typeof s.fetchManifest === 'function'
     ? (source as unknown as IndexRegistry)
     : undefined;
+}
+
+/**
+ * The index store {@link openLayers} looks indexes up in: `options.indexStore`, else one over
+ * `options.indexCache` and (unless `registryIndexes: false`) the registry `source`, reporting SOCI
+ * indexes and ignored indexes as events. `openImage` asks it for the image's startup profile too.
+ */
+export function layerIndexStore(source: ImageSource, options: Pick<LayerStrategyOptions, 'indexStore' | 'indexCache' | 'registryIndexes'>, emit: ImageFsEventListener): IndexStore {
+  if (options.indexStore !== undefined) return options.indexStore;
+  const registry = options.registryIndexes === false ? undefined : asIndexRegistry(source);
+  return new IndexStore({
+    ...(options.indexCache === undefined ? {} : { cache: options.indexCache }),
+    ...(registry === undefined ? {} : { registry }),
+    onSociIndex: (imageDigest, soci) => emit({ type: 'soci-index', reference: source.reference, imageDigest, digest: soci.digest }),
+    onOutdatedIndex: (digest, error) => emit({ type: 'index-ignored', digest, why: `${(error as Error).message}; run \`imagefs index REF --push\` to store a current one` }),
+    onIgnoredIndex: (digest, why) => emit({ type: 'index-ignored', digest, why }),
+  });
 }
 
 /**
@@ -111,14 +128,7 @@ export async function openLayers(
   lazy: LazyLayerOptions = {},
 ): Promise<LayerContent[]> {
   const auto = (options.mode ?? 'auto') === 'auto';
-  const registry = options.registryIndexes === false ? undefined : asIndexRegistry(source);
-  const store = options.indexStore ?? new IndexStore({
-    ...(options.indexCache === undefined ? {} : { cache: options.indexCache }),
-    ...(registry === undefined ? {} : { registry }),
-    onSociIndex: (imageDigest, soci) => emit({ type: 'soci-index', reference: source.reference, imageDigest, digest: soci.digest }),
-    onOutdatedIndex: (digest, error) => emit({ type: 'index-ignored', digest, why: `${(error as Error).message}; run \`imagefs index REF --push\` to store a current one` }),
-    onIgnoredIndex: (digest, why) => emit({ type: 'index-ignored', digest, why }),
-  });
+  const store = layerIndexStore(source, options, emit);
   const minLazy = options.minLazyLayerSize ?? DEFAULT_MIN_LAZY_LAYER_SIZE;
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const spanCache = { ...lazy, ...(options.spanCache === undefined ? {} : { spanCache: options.spanCache }) };

@@ -2,7 +2,9 @@ import { ImageError } from '../../errors/image-fs-error.js';
 import { mount, type FuseEvent, type FuseMount, type FuseMountOptions } from '../../fuse/index.js';
 import { writeOut, type CommandContext, type CommandSpec } from '../command-spec.js';
 import type { CliImage } from '../types.js';
+import type { ImageFsEvent, ImageFsEventListener } from '../../open/events.js';
 import type { UpperOptions } from '../../upper/upper-tree.js';
+import { humanBytes, progressBar } from './pull.js';
 import { compactUpper, writableUpper } from './writable.js';
 
 /**
@@ -32,6 +34,53 @@ export function eventLine(event: FuseEvent, json: boolean): string {
   }
 }
 
+/**
+ * One line for an image event on a mount's output, or undefined for the events a mount does not
+ * print (per-layer and per-span events, progress: a terminal gets a bar instead). `--json`: the
+ * event as a JSON object.
+ */
+export function imageEventLine(event: ImageFsEvent, json: boolean): string | undefined {
+  if (event.type === 'layer' || event.type === 'progress' || event.type === 'cache-hit' || event.type === 'cache-miss') return undefined;
+  if (json) return `${JSON.stringify(event)}\n`;
+  switch (event.type) {
+    case 'pulling': return `imagefs: pulling image ${event.reference}\n`;
+    case 'streaming': return `imagefs: image ${event.reference} is streamed: ${event.lazy} of ${event.layers} layers read lazily\n`;
+    case 'pulled': return `imagefs: Successfully pulled image ${event.reference} in ${(event.ms / 1000).toFixed(1)}s${event.streaming ? ' (streaming)' : ''}\n`;
+    case 'fallback': return `imagefs: not streamed as a whole:${event.reasons.map((r) => `\n  ${r.code}: ${r.message}`).join('')}\n`;
+    case 'soci-index': return `imagefs: a SOCI index ${event.digest} refers to the image (imagefs reads its own index)\n`;
+    case 'index-ignored': return `imagefs: the stored index of ${event.digest} is not used: ${event.why}\n`;
+    case 'downloaded': return `imagefs: downloaded the image into the cache: ${humanBytes(event.bytes)} in ${(event.ms / 1000).toFixed(1)}s (${humanBytes(event.fetched)} from the network)\n`;
+    case 'cache-warning': return `imagefs: warning: ${event.message}\n`;
+    case 'profile-used': return `imagefs: the background download fetches the ${event.spans} spans of the startup profile ${event.digest} first\n`;
+    case 'profile-ignored': return `imagefs: the startup profile in the registry is not used (${event.code}): ${event.why}\n`;
+    default: return undefined;
+  }
+}
+
+/**
+ * The image events of `mount`: lines on stdout (warnings on stderr), the background download's
+ * progress as a bar on a terminal's stderr; only warnings with `--quiet`.
+ */
+export function imageEventPrinter(ctx: CommandContext): ImageFsEventListener {
+  const tty = (ctx.io.stderr as { isTTY?: boolean }).isTTY === true && !ctx.global.quiet && !ctx.global.json;
+  let barShown = false;
+  return (e) => {
+    if (e.type === 'progress') {
+      if (tty) {
+        barShown = true;
+        void writeOut(ctx.io.stderr, `\r${progressBar(e.bytes, e.total)}`).catch(() => {});
+      }
+      return;
+    }
+    if (ctx.global.quiet && e.type !== 'cache-warning') return;
+    const line = imageEventLine(e, ctx.global.json);
+    if (line === undefined) return;
+    const lead = barShown ? '\n' : '';
+    barShown = false;
+    void writeOut(e.type === 'cache-warning' ? ctx.io.stderr : ctx.io.stdout, `${lead}${line}`).catch(() => {});
+  };
+}
+
 /** Unmounts, lazily when busy (files still open); never rejects. */
 export async function unmountQuietly(m: FuseMount): Promise<void> {
   await m.unmount().catch(() => m.unmount({ lazy: true })).catch(() => {});
@@ -44,14 +93,16 @@ export async function unmountQuietly(m: FuseMount): Promise<void> {
  * mount fails. With `upper`, the image opens writable over it (and is mounted read-write).
  */
 export async function openAndMount(
-  ctx: CommandContext, ref: string, mountpoint: string, options: FuseMountOptions, upper?: string | UpperOptions,
+  ctx: CommandContext, ref: string, mountpoint: string, options: FuseMountOptions, upper?: string | UpperOptions, onImageEvent?: ImageFsEventListener,
 ): Promise<{ image: CliImage; mount: FuseMount }> {
   const readOptions = ctx.signal === undefined ? {} : { signal: ctx.signal };
   const opening = ctx.open(ref, ctx.global, readOptions);
   // With a disk cache, the layers download whole in the background (below the reads' priority)
   // and reads move to the local copy; --no-background turns that off.
   const background = ctx.flags['no-background'] !== true;
-  const tree = opening.then(async (image) => (await image.openImageFs({ ...readOptions, background, ...(upper === undefined ? {} : { upper }) })).tree);
+  const tree = opening.then(async (image) => (await image.openImageFs({
+    ...readOptions, background, ...(upper === undefined ? {} : { upper }), ...(onImageEvent === undefined ? {} : { onImageEvent }),
+  })).tree);
   tree.catch(() => {}); // reported through mount()
   try {
     const m = await mount(tree, mountpoint, options);
@@ -83,7 +134,7 @@ export const mountCommand: CommandSpec = {
     const { image, mount: m } = await openAndMount(ctx, ref, mountpoint, {
       name: `imagefs:${ref}`.replace(/[\s,]/g, '_'),
       onEvent: print,
-    }, upper);
+    }, upper, imageEventPrinter(ctx));
     const stop = (): void => { void unmountQuietly(m); };
     ctx.signal?.addEventListener('abort', stop, { once: true });
     if (ctx.signal?.aborted === true) stop();

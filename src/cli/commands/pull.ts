@@ -61,7 +61,7 @@ export const pullCommand: CommandSpec = {
     let download: BackgroundDownload | undefined;
     const onEvent = (e: ImageFsEvent): void => {
       if (e.type === 'layer') layers.push({ digest: e.digest, size: 0, how: e.how });
-      if (e.type === 'progress' && tty) void writeOut(ctx.io.stderr, `\r${bar(e.bytes, e.total)}`).catch(() => {});
+      if (e.type === 'progress' && tty) void writeOut(ctx.io.stderr, `\r${progressBar(e.bytes, e.total)}`).catch(() => {});
     };
     try {
       const platform = ctx.global.platform === undefined ? {} : { platform: ctx.global.platform };
@@ -126,8 +126,15 @@ export const pullCommand: CommandSpec = {
   },
 };
 
-/** `[=====>     ] 12.3 MB / 40.0 MB`. */
-function bar(done: number, total: number): string {
+/**
+ * A progress bar for a terminal line: `[=====     ] 12.3 MB / 40.0 MB`.
+ *
+ * @example
+ * ```ts
+ * process.stderr.write(`\r${progressBar(12_300_000, 40_000_000)}`);
+ * ```
+ */
+export function progressBar(done: number, total: number): string {
   const width = 30;
   const filled = total === 0 ? width : Math.min(width, Math.round((done / total) * width));
   return `[${'='.repeat(filled)}${' '.repeat(width - filled)}] ${humanBytes(done)} / ${humanBytes(total)}`;
