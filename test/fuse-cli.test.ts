@@ -1,6 +1,6 @@
 // `imagefs mount`, `imagefs umount` and `imagefs run`, as the bundled executable in child
 // processes (the server is another process, as users run it).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { randomBytes } from '../src/testing/builder/index.js';
 import { pushLayout, startRegistry } from '../src/testing/registry/index.js';
-import { BIG_SIZE, buildCliBundle, forceUnmount, fuseImage, fuseLayout, mountCount, mountDir, requireFuse, sh } from './fuse-fixture.js';
+import { BIG_SIZE, buildCliBundle, forceUnmount, fuseImage, fuseLayout, mountCount, mountDir, requireFuse, sh, startMountServer, type MountServer } from './fuse-fixture.js';
 import { tempDir } from './layout-fixtures.js';
 import { testHome } from './helpers/test-home.js';
 
@@ -23,21 +23,8 @@ const servers: ChildProcess[] = [];
 const cli = (...argv: string[]): ReturnType<typeof sh> => sh(bundle, ['--no-cache', ...argv], { env: testHome() });
 
 /** A foreground `imagefs mount`: resolves once it printed its `mounted` line. */
-async function startServer(mountpoint: string): Promise<{ child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }> {
-  const child = spawn(bundle, ['--no-cache', 'mount', ref, mountpoint], { env: { ...process.env, ...testHome() } });
-  servers.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
-  await new Promise<void>((ready, fail) => {
-    const timer = setInterval(() => {
-      if (out.includes('imagefs: mounted at')) { clearInterval(timer); ready(); }
-    }, 20);
-    void exited.then((code) => { clearInterval(timer); fail(new Error(`imagefs mount exited ${code}: ${out}${err}`)); });
-  });
-  return { child, stdout: () => out, stderr: () => err, exited };
+function startServer(mountpoint: string): Promise<MountServer> {
+  return startMountServer(bundle, ['--no-cache', 'mount', ref, mountpoint], testHome(), servers);
 }
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 // Shared fixtures of the FUSE tests: the image, async programs against the mount, cleanup.
 // Everything that touches a mountpoint served by this process runs in a child process,
 // asynchronously: a synchronous access would wait for the thread that has to answer it.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +36,51 @@ export function sh(command: string, args: readonly string[], options: { env?: Re
       resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() });
     });
   });
+}
+
+/** A foreground `imagefs mount` (or `run`) in a child process. */
+export interface MountServer {
+  child: ChildProcess;
+  /** Everything it printed on stdout so far. */
+  stdout(): string;
+  /** Everything it printed on stderr so far. */
+  stderr(): string;
+  /** Resolves with its exit code. */
+  exited: Promise<number | null>;
+  /** Sends `signal` (default SIGINT), SIGKILLs it after `ms`, resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, ms?: number): Promise<number | null>;
+}
+
+/**
+ * Starts `command args` (an imagefs CLI mount) with the test HOME in `env`, records it in
+ * `servers` (for the afterEach that kills leftovers) and resolves once `until(stdout + stderr)`
+ * holds (default: it printed its `mounted` line), or rejects when it exits first or after 20 s.
+ */
+export async function startMountServer(
+  command: string, args: readonly string[], env: Record<string, string>, servers: ChildProcess[],
+  until: (output: string) => Promise<boolean> | boolean = (output) => output.includes('imagefs: mounted at'),
+): Promise<MountServer> {
+  const child = spawn(command, args, { env: { ...process.env, ...env } });
+  servers.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+  let gone = false;
+  void exited.then(() => { gone = true; });
+  const deadline = Date.now() + 20_000;
+  while (!(await until(out + err))) {
+    if (gone) throw new Error(`${args.join(' ')} exited ${child.exitCode}: ${out}${err}`);
+    if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not come up in 20 s: ${out}${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const stop = async (signal: NodeJS.Signals = 'SIGINT', ms = 15_000): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    try { return await exited; } finally { clearTimeout(timer); }
+  };
+  return { child, stdout: () => out, stderr: () => err, exited, stop };
 }
 
 /** Fails (does not skip) when this host cannot run the FUSE tests. */

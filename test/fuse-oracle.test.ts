@@ -10,13 +10,13 @@
 // skips) without them. The FUSE server is another process, so this process reads its mount
 // directly. The image holds relative symlinks only, and the generator makes relative targets
 // without `..`: nothing written through either mount can resolve outside it on the host.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, readDiskTree, runTool, writeLayout, type DiskNode } from '../src/testing/builder/index.js';
-import { forceUnmount, mountCount, requireFuse, sh } from './fuse-fixture.js';
+import { forceUnmount, mountCount, requireFuse, sh, startMountServer } from './fuse-fixture.js';
 import { diffTrees, extractForOverlay, tempDir } from './helpers/overlay-trees.js';
 import { testHome } from './helpers/test-home.js';
 import { KernelOps, mountWritable, opGenerator, oracleLayers, type Op } from './helpers/upper-oracle.js';
@@ -47,23 +47,8 @@ async function mountPaths(root: string): Promise<{ all: string[]; dirs: string[]
 
 /** `imagefs mount REF MNT --writable --upper UPPER` in a child process, once it says it is mounted. */
 async function startFuse(ref: string, mnt: string, upper: string, servers: ChildProcess[]): Promise<{ stop: () => Promise<{ code: number | null; err: string }> }> {
-  const child = spawn(process.execPath, [CLI, '--no-cache', 'mount', ref, mnt, '--writable', '--upper', upper], { env: { ...process.env, ...testHome() } });
-  servers.push(child);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
-  await new Promise<void>((ready, fail) => {
-    const timer = setInterval(() => { if (out.includes('imagefs: mounted at')) { clearInterval(timer); ready(); } }, 20);
-    void exited.then((code) => { clearInterval(timer); fail(new Error(`imagefs mount exited ${code}: ${out}${err}`)); });
-  });
-  const stop = async (): Promise<{ code: number | null; err: string }> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    try { return { code: await exited, err }; } finally { clearTimeout(timer); }
-  };
-  return { stop };
+  const server = await startMountServer(process.execPath, [CLI, '--no-cache', 'mount', ref, mnt, '--writable', '--upper', upper], testHome(), servers);
+  return { stop: async () => ({ code: await server.stop('SIGINT'), err: server.stderr() }) };
 }
 
 /**

@@ -9,7 +9,7 @@
 // - a SIGKILLed server leaves a stale mount that the next `imagefs mount` clears, and reads work;
 // - 64 concurrent readers (child processes) on a cold cache get the right bytes.
 // CI runs as root: every missing part fails the test, nothing is skipped.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -20,7 +20,7 @@ import {
   type BuiltImage, type FileContent, type TarRecord,
 } from '../src/testing/builder/index.js';
 import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
-import { buildCliBundle, forceUnmount, mountCount, requireFuse, sh } from './fuse-fixture.js';
+import { buildCliBundle, forceUnmount, mountCount, requireFuse, sh, startMountServer, type MountServer } from './fuse-fixture.js';
 import { diffTrees } from './helpers/overlay-trees.js';
 import { tempDir } from './layout-fixtures.js';
 import { testHome } from './helpers/test-home.js';
@@ -98,34 +98,12 @@ function fillerLayer(): TarRecord[] {
 
 const cli = (...argv: string[]): ReturnType<typeof sh> => sh(bundle, argv, { env: testHome(), timeoutMs: 40_000 });
 
-interface Server { child: ChildProcess; output: () => string; exited: Promise<number | null> }
-
 /** `imagefs --cache CACHE mount REF MNT` in a child process; resolves once `until` holds. */
-async function startServer(ref: string, mountpoint: string, cache: string, until: (output: string) => Promise<boolean> | boolean): Promise<Server> {
+async function startServer(ref: string, mountpoint: string, cache: string, until: (output: string) => Promise<boolean> | boolean): Promise<MountServer & { output: () => string }> {
   // --no-background: these tests measure what lazy reads fetch (the background download, on by
   // default with a cache, is checked in cache-mount.test.ts and would add ranges of its own).
-  const child = spawn(bundle, ['mount', ref, mountpoint, '--cache', cache, '--no-background'], { env: { ...process.env, ...testHome() } });
-  servers.push(child);
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
-  let gone = false;
-  void exited.then(() => { gone = true; });
-  const deadline = Date.now() + 20_000;
-  while (!(await until(out))) {
-    if (gone) throw new Error(`imagefs mount exited ${child.exitCode}: ${out}`);
-    if (Date.now() > deadline) throw new Error(`imagefs mount did not come up in 20 s: ${out}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { child, output: () => out, exited };
-}
-
-/** Resolves when the server has exited, SIGKILLing it after `ms`. */
-async function stopServer(s: Server, signal: NodeJS.Signals, ms = 10_000): Promise<number | null> {
-  s.child.kill(signal);
-  const timer = setTimeout(() => s.child.kill('SIGKILL'), ms);
-  try { return await s.exited; } finally { clearTimeout(timer); }
+  const server = await startMountServer(bundle, ['mount', ref, mountpoint, '--cache', cache, '--no-background'], testHome(), servers, until);
+  return { ...server, output: () => server.stdout() + server.stderr() };
 }
 
 beforeAll(async () => {
@@ -163,7 +141,7 @@ afterAll(async () => {
 
 describe('imagefs mount over the real registry, lazily', () => {
   let mnt: string;
-  let server: Server;
+  let server: MountServer & { output: () => string };
 
   it('mounts with a cold cache, reads a small file by range requests only, and runs busybox chrooted', async () => {
     const imageBytes = image.layers.reduce((n, l) => n + l.descriptor.size, 0);
@@ -262,7 +240,7 @@ describe('imagefs mount over the real registry, lazily', () => {
     expect(proxy.counters.byKind.blob).toBeGreaterThan(1);
     expect((await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(` ${mnt} `)).length).toBe(1);
 
-    expect(await stopServer(server, 'SIGTERM')).toBe(0);
+    expect(await server.stop('SIGTERM', 10_000)).toBe(0);
     expect(await mountCount(mnt)).toBe(0);
   });
 });

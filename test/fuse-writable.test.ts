@@ -2,7 +2,7 @@
 // changed by ordinary programs run as async child processes (never synchronously from this
 // process), checked through the mount and through the library; then the CLI's
 // `mount --writable --upper DIR` over the same directory shows the changes kept.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { mount, type FuseMount } from '../src/fuse/index.js';
 import { openImage } from '../src/open/open-image.js';
 import { ROOT_INO, isWritableTree, type FsTree } from '../src/tree/types.js';
 import { encodeRawName } from '../src/tar/raw-name.js';
-import { BIG_SIZE, RAW_NAME, buildCliBundle, forceUnmount, fuseImage, fuseLayout, mountCount, mountDir, requireFuse, sh } from './fuse-fixture.js';
+import { BIG_SIZE, RAW_NAME, buildCliBundle, forceUnmount, fuseImage, fuseLayout, mountCount, mountDir, requireFuse, sh, startMountServer } from './fuse-fixture.js';
 import { applyToImageFs, KernelOps, opGenerator, pathsOf } from './helpers/upper-oracle.js';
 import { tempDir } from './layout-fixtures.js';
 import { testHome } from './helpers/test-home.js';
@@ -265,22 +265,11 @@ describe('imagefs mount --writable --upper DIR', () => {
     await m.unmount();
     expect(await mountCount(mnt)).toBe(0);
     await image.close();
-    const child = spawn(bundle, ['--no-cache', 'mount', ref, mnt, '--writable', '--upper', upperDir], { env: { ...process.env, ...testHome() } });
-    servers.push(child);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
-    await new Promise<void>((ready, fail) => {
-      const timer = setInterval(() => { if (out.includes('imagefs: mounted at')) { clearInterval(timer); ready(); } }, 20);
-      void exited.then((code) => { clearInterval(timer); fail(new Error(`imagefs mount exited ${code}: ${out}${err}`)); });
-    });
+    const server = await startMountServer(bundle, ['--no-cache', 'mount', ref, mnt, '--writable', '--upper', upperDir], testHome(), servers);
     expect(await shell(`cat $M/new.txt; readlink $M/etc/abs-moved; echo again >> $M/new.txt; stat -c %s $M/data2/big.bin`))
       .toBe(`hello\nmore\n/etc/hostname\n${BIG_SIZE}\n`);
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(err).toBe('');
+    expect(await server.stop('SIGINT')).toBe(0);
+    expect(server.stderr()).toBe('');
     expect(await mountCount(mnt)).toBe(0);
     // The library over the directory the CLI left (compacted at unmount) sees the last write too.
     image = await openImage(ref, { upper: upperDir });
