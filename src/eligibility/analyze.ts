@@ -97,7 +97,9 @@ export async function gatherFacts(source: ImageSource, options: AnalyzeEligibili
   const target = probeTarget(resolved.layers);
   if (options.probeRange !== false && target !== undefined && isRegistrySource(source)) {
     try {
-      facts.rangeSupported = await probeRangeSupport(source.reference, target, options);
+      // With the source's own client options (the CLI's mirrors and credentials live there), then the caller's.
+      const own = source.client?.options ?? {};
+      facts.rangeSupported = await probeRangeSupport(source.reference, target, { ...own, ...pickClientOptions(options), ...(signal === undefined ? {} : { signal }) });
     } catch (error) {
       if (options.probeFailure !== 'unknown' || signal?.aborted === true) throw error;
     }

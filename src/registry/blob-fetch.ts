@@ -78,13 +78,15 @@ export async function fetchRangeFrom(ctx: RegistryContext, endpoint: Endpoint, r
       return readAll(res.body, length, () => dataLossError(`the registry sent more than the ${length} bytes asked for`, res.url), length);
     }
     if (res.status === 200) {
-      ctx.transport.emit({ type: 'range-ignored', url: res.url });
       if (endpoint.mirror && length < desc.size) {
         // A pull-through mirror filling its cache: every byte read from this answer costs the
         // upstream that byte again. Close it at once; the caller reads from the next endpoint.
+        // No `range-ignored` here (that event means the 200 was used): the range probe would
+        // take the registry for one without ranges and pull every layer whole.
         discard(res.body);
         throw new MirrorFillingError(endpoint.base, desc.digest, res.url);
       }
+      ctx.transport.emit({ type: 'range-ignored', url: res.url });
       const cl = Number(res.headers['content-length']);
       if (res.headers['content-length'] !== undefined && cl !== desc.size) {
         discard(res.body);

@@ -16,7 +16,8 @@ import type { ImageReference } from './reference.js';
  * Concurrent reads of the same or overlapping bytes share requests and adjacent reads merge;
  * mirrors are tried first and the endpoint that last answered is kept. A mirror that answers a
  * range with 200 and the whole blob (a pull-through mirror filling its cache) is closed at once and
- * the range read from the next endpoint; the mirror is tried again after a backoff (1 s, doubling to 30 s).
+ * the range read from the next endpoint, at most `maxMergedBytes` per request meanwhile; the mirror
+ * is tried again after a backoff (1 s, doubling to 30 s).
  * Bytes are not verified here: whole-blob readers use `readBlobVerified`, lazy readers verify
  * spans against a trusted index.
  *
@@ -45,18 +46,38 @@ export class RegistryBlob implements ReadAtSource {
     if (filling === undefined) FILLING.set(ctx, (filling = new Map()));
     this.filling = filling;
     this.coalescer = new RangeCoalescer(
-      (start, end, signal) => withPullEndpoints(ctx, ref, async (endpoint, index) => {
-        let bytes: Uint8Array;
-        try {
-          bytes = await fetchRangeFrom(ctx, endpoint, ref, descriptor, start, end, signal);
-        } catch (error) {
-          if (error instanceof MirrorFillingError) this.mirrorFilling(index);
-          throw error;
+      async (start, end, signal) => {
+        const parts: Uint8Array[] = [];
+        for (let at = start; at < end;) {
+          const part = await withPullEndpoints(ctx, ref, async (endpoint, index) => {
+            // While a mirror fills its cache, the endpoints after it are asked for at most
+            // maxMergedBytes at a time: the rest of a long read (a readahead) comes from the mirror
+            // once the backoff is over, not from the upstream for seconds after the mirror has it.
+            const filling = this.filling.get(descriptor.digest);
+            const stop = filling !== undefined && index >= filling.next ? Math.min(end, at + ctx.options.maxMergedBytes) : end;
+            let bytes: Uint8Array;
+            try {
+              bytes = await fetchRangeFrom(ctx, endpoint, ref, descriptor, at, stop, signal);
+            } catch (error) {
+              if (error instanceof MirrorFillingError) this.mirrorFilling(index);
+              throw error;
+            }
+            this.endpointIndex = index;
+            if (index === 0) this.filling.delete(descriptor.digest);
+            return bytes;
+          }, this.firstEndpoint());
+          parts.push(part);
+          at += part.length;
         }
-        this.endpointIndex = index;
-        if (index === 0) this.filling.delete(descriptor.digest);
-        return bytes;
-      }, this.firstEndpoint()),
+        if (parts.length === 1) return parts[0]!;
+        const out = new Uint8Array(end - start);
+        let filled = 0;
+        for (const p of parts) {
+          out.set(p, filled);
+          filled += p.length;
+        }
+        return out;
+      },
       { mergeGapBytes: ctx.options.mergeGapBytes, maxMergedBytes: ctx.options.maxMergedBytes },
     );
   }
@@ -76,7 +97,11 @@ export class RegistryBlob implements ReadAtSource {
    * elsewhere for a while, then tries the mirror again (1 s, doubling to 30 s).
    */
   private mirrorFilling(index: number): void {
-    const backoff = Math.min((this.filling.get(this.descriptor.digest)?.backoffMs ?? MIRROR_BACKOFF_MS / 2) * 2, MIRROR_BACKOFF_MAX_MS);
+    const current = this.filling.get(this.descriptor.digest);
+    // Concurrent reads sent together each get a 200: the backoff doubles once per return to the
+    // mirror, not once per read (five at once made it 16 s, all of it spent reading the upstream).
+    if (current !== undefined && Date.now() < current.retryAt) return;
+    const backoff = Math.min((current?.backoffMs ?? MIRROR_BACKOFF_MS / 2) * 2, MIRROR_BACKOFF_MAX_MS);
     this.filling.set(this.descriptor.digest, { retryAt: Date.now() + backoff, backoffMs: backoff, next: index + 1 });
   }
 

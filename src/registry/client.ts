@@ -45,9 +45,15 @@ export interface FetchManifestOptions extends ReadOptions {
 export class RegistryClient {
   private readonly ctx: RegistryContext;
   private readonly credentialStore: CredentialStore;
+  /**
+   * The options this client was made with, as given (a second client for the same registries, such
+   * as the eligibility's Range probe, is made from them: same mirrors, credentials, TLS choice).
+   */
+  readonly options: Readonly<RegistryClientOptions>;
 
   /** Validates `options` (a TypeError names a wrong field) and sets up the connection pools. */
   constructor(options: RegistryClientOptions = {}) {
+    this.options = { ...options };
     const resolved = resolveClientOptions(options);
     this.credentialStore = new CredentialStore({ credentials: resolved.credentials, authFile: resolved.authFile, env: resolved.env });
     let transport: Transport | undefined;
