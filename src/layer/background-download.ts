@@ -109,6 +109,8 @@ export class BackgroundDownload {
     for (const layer of this.layers) {
       const started = performance.now();
       if (await layer.hasLocalBlob()) {
+        // Span entries a process stopped between the join's commit and its deletes left behind.
+        await deleteSpanEntries(layer);
         this.advance(layer.bounds.at(-1)!.end, 0);
         continue;
       }
@@ -189,8 +191,18 @@ async function assemble(layer: CompressedSpans, signal: AbortSignal): Promise<bo
   }
   const blob = await store.get(layer.layerDigest);
   if (blob !== undefined) layer.useLocalBlob(blob);
-  await Promise.all(Array.from({ length: layer.count }, (_, i) => store.delete(layer.key(i)).catch(() => {})));
+  await deleteSpanEntries(layer);
   return true;
+}
+
+/**
+ * Deletes the span entries of `layer` from its store (best effort; missing ones are fine), once the
+ * span writes running now are done (reads move to the blob first: no span is stored after that).
+ */
+async function deleteSpanEntries(layer: CompressedSpans): Promise<void> {
+  const store = layer.store as BlobCache;
+  await layer.settled();
+  await Promise.all(Array.from({ length: layer.count }, (_, i) => store.delete(layer.key(i)).catch(() => {})));
 }
 
 /** The bytes of a cache entry, or undefined when it is missing. */

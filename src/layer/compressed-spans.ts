@@ -202,6 +202,11 @@ export class CompressedSpans {
     return result;
   }
 
+  /** Waits for the span writes running now (to the memory cache and the store). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.writes]);
+  }
+
   /** Waits for spans still being written to the caches, then closes the local blob source, if any. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.writes]);
@@ -309,6 +314,9 @@ export class CompressedSpans {
       this.stats.corrupt++;
       await cache.delete(this.key(i)).catch(() => {});
     }
+    // The background download may have joined the layer meanwhile (useLocalBlob, then the span
+    // entries deleted): the span is in the blob now, not to be fetched (and stored) again.
+    if (local === undefined && (await this.localBlob()) !== undefined) return this.lookup(i);
     return undefined;
   }
 
@@ -396,9 +404,12 @@ export class CompressedSpans {
       }
     };
     try {
+      // Once the whole blob is local (joined), a span is not stored again: the join deletes the
+      // span entries after the writes already running (settled()), and none may come after.
+      const joined = (await this.local?.catch(() => undefined)) !== undefined;
       await Promise.all([
         !toMemory || this.options.memory === undefined ? undefined : put(this.options.memory).catch(() => {}),
-        !this.writable || this.closed ? undefined : put(this.options.store!).catch((error: unknown) => {
+        !this.writable || this.closed || joined ? undefined : put(this.options.store!).catch((error: unknown) => {
           if (FATAL_STORE_CODES.has(storageErrno(error) ?? '')) this.writable = false;
           this.options.onStoreError?.(error);
         }),
