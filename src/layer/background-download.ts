@@ -92,7 +92,8 @@ export class BackgroundDownload {
 
   private async run(): Promise<void> {
     const signal = this.controller.signal;
-    // A startup profile first: the spans an earlier run read right after opening, in order.
+    // A startup profile first: the spans an earlier run read right after opening, in order. Each
+    // is one request (not pieces): it is what the application is about to read.
     const first = (await Promise.resolve(this.options.first).catch(() => undefined)) ?? [];
     if (signal.aborted) throw aborted(signal);
     for (const [digest, i] of first) {
@@ -103,7 +104,7 @@ export class BackgroundDownload {
       await this.options.priority?.idle();
       if (!layer.storeWritable) break;
       const before = layer.stats.bytesFetched;
-      await layer.spans(i, i, { background: true, yieldToForeground: true, signal });
+      await layer.spans(i, i, { background: true, signal });
       this.progress.fetched += layer.stats.bytesFetched - before;
     }
     for (const layer of this.layers) {
