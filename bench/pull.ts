@@ -25,6 +25,10 @@ import { pushBlob, pushManifest, startRegistry } from '../src/testing/registry/i
 import { DiskCache } from '../src/cache/disk-cache.js';
 import { BlobCacheIndexCache } from '../src/index-store/local-index-cache.js';
 import { openImage } from '../src/open/open-image.js';
+import { pushRegistryIndexes } from '../src/index-store/registry-indexes.js';
+import { buildIndex } from '../src/layer/build-index.js';
+import { RegistrySource } from '../src/registry/registry-source.js';
+import { BufferSource } from '../src/source/read-at.js';
 import { median } from './lib/measure.js';
 import { startSharedRateProxy } from './lib/shared-rate-proxy.js';
 
@@ -32,6 +36,8 @@ const LAYERS = Number(process.env.LAYERS ?? 4);
 const LAYER_MIB = Number(process.env.LAYER_MIB ?? 16);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const RATE_MB = Number(process.env.RATE_MB ?? 20);
+/** INDEXED=1: push the layers' indexes next to the image, so imagefs pull streams the layers (spans, then joined blobs) instead of pulling them whole. */
+const INDEXED = process.env.INDEXED === '1';
 const MiB = 1024 * 1024;
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 /** CPU_PROF=DIR: imagefs runs with --cpu-prof into DIR (one .cpuprofile per pull), to see where the time goes. */
@@ -81,7 +87,10 @@ async function rounds(label: string, ref: string, work: string, env: NodeJS.Proc
     const libDir = join(work, `${label}-lib-${round}`);
     const cache = await DiskCache.open(libDir);
     const t = performance.now();
-    const fs = await openImage(ref, { cache, indexCache: new BlobCacheIndexCache(cache), platform: { os: 'linux', architecture: 'amd64' } });
+    // (With INDEXED, the layers are lazy: the background download brings them whole, as pull does.)
+    let download: Promise<void> | undefined;
+    const fs = await openImage(ref, { cache, indexCache: new BlobCacheIndexCache(cache), platform: { os: 'linux', architecture: 'amd64' }, background: INDEXED, onBackground: (d) => { download = d.done; } });
+    await download;
     const lib = performance.now() - t;
     await fs.close();
     await cache.close();
@@ -103,7 +112,7 @@ async function main(): Promise<void> {
   const image = await buildImage({ layers: Array.from({ length: LAYERS }, (_, i) => layerSpec(i)) });
   const compressed = image.layers.reduce((s, l) => s + l.blob.length, 0);
   const uncompressed = image.layers.reduce((s, l) => s + l.tar.length, 0);
-  console.log(`image: ${LAYERS} gzip layers, ${(compressed / 1e6).toFixed(1)} MB compressed, ${(uncompressed / 1e6).toFixed(1)} MB of tar, no stored index (built in ${((performance.now() - t0) / 1000).toFixed(1)} s); ${ROUNDS} rounds`);
+  console.log(`image: ${LAYERS} gzip layers, ${(compressed / 1e6).toFixed(1)} MB compressed, ${(uncompressed / 1e6).toFixed(1)} MB of tar, ${INDEXED ? 'indexes pushed' : 'no stored index'} (built in ${((performance.now() - t0) / 1000).toFixed(1)} s); ${ROUNDS} rounds`);
   const reg = await startRegistry();
   const work = await mkdtemp(join(tmpdir(), 'imagefs-bench-pull-'));
   const home = join(work, 'home'); // no docker config: no credentials looked up
@@ -115,6 +124,14 @@ async function main(): Promise<void> {
     console.log(`CLI start (node dist/cli/main.js --version), median of 3: ${median(starts).toFixed(0)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     for (const [digest, bytes] of image.blobs) if (digest !== image.descriptor.digest) await pushBlob(reg, 'bench/pull', bytes);
     await pushManifest(reg, 'bench/pull', 'v1', image.manifest.mediaType!, image.manifestBytes);
+    if (INDEXED) {
+      const source = new RegistrySource(`${reg.host}/bench/pull:v1`);
+      const indexes = [];
+      for (const l of image.layers) indexes.push({ layer: l.descriptor, bytes: (await buildIndex(new BufferSource(l.blob), l.descriptor, { diffId: l.diffId })).bytes });
+      await pushRegistryIndexes(source, image.descriptor, indexes);
+      await source.close();
+      console.log(`indexes pushed (${indexes.reduce((n, i) => n + i.bytes.length, 0)} bytes): imagefs pull streams the layers`);
+    }
     await rounds('loopback', `${reg.host}/bench/pull:v1`, work, env, compressed);
     if (RATE_MB > 0) {
       const proxy = await startSharedRateProxy(reg.url, RATE_MB * 1e6);

@@ -38,7 +38,7 @@ export { SpanCachedSource } from './layer/span-cached-source.js';
 export { BACKGROUND_CALM_MS, BACKGROUND_PIECE, CompressedSpans, type CompressedSpansOptions, type SpanCacheEvent, type SpanFetchOptions, type SpanFetchStats } from './layer/compressed-spans.js';
 export { LazyLayerData } from './layer/lazy-layer-data.js';
 export { FetchPriority } from './layer/fetch-priority.js';
-export { BackgroundDownload, type BackgroundDownloadOptions, type BackgroundProgress } from './layer/background-download.js';
+export { BACKGROUND_RUN_BYTES, BackgroundDownload, type BackgroundDownloadOptions, type BackgroundProgress } from './layer/background-download.js';
 export { compressedRangeKey, tarRangeKey, spanBounds, type SpanBounds } from './layer/span-keys.js';
 export { DEFAULT_WHOLE_LAYER_MEMORY } from './layer/whole-layer.js';
 export { ProfileRecorder, loadStartupProfile, saveStartupProfile, startupProfileKey, type StartupProfile } from './layer/startup-profile.js';

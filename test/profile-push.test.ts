@@ -68,11 +68,23 @@ function requestOf(digest: string, span: number): string {
   return `${digest} bytes=${b.start}-${b.end - 1}`;
 }
 
-/** The blob range requests the proxy saw since its reset, but the eligibility analysis's 1-byte probe. */
+/**
+ * The spans the blob range requests since the proxy's reset asked for, in request order, each as
+ * {@link requestOf} names it (a request of several consecutive spans, as the background download
+ * makes them, counts as each of its spans; the eligibility analysis's 1-byte probe is left out).
+ */
 function rangesSeen(): string[] {
   return proxy.log
     .filter((r) => r.kind === 'blob' && r.range !== undefined && r.range !== 'bytes=1-1')
-    .map((r) => `${image.layers.find((l) => r.path.includes(l.descriptor.digest))?.descriptor.digest} ${r.range}`);
+    .flatMap((r) => {
+      const digest = image.layers.find((l) => r.path.includes(l.descriptor.digest))!.descriptor.digest;
+      const [a, b] = r.range!.slice('bytes='.length).split('-').map(Number) as [number, number];
+      const spans = bounds.get(digest)!.flatMap((s, i) => (s.start >= a && s.end - 1 <= b ? [i] : []));
+      // a range that is not whole spans stays as it was asked (and fails the comparisons)
+      return spans.length === 0 || bounds.get(digest)![spans[0]!]!.start !== a || bounds.get(digest)![spans.at(-1)!]!.end - 1 !== b
+        ? [`${digest} ${r.range}`]
+        : spans.map((i) => requestOf(digest, i));
+    });
 }
 
 /** Opens `ref` with a fresh disk cache and a background download, waits for it, checks every file read afterwards. */

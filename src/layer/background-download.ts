@@ -35,10 +35,11 @@ export interface BackgroundDownloadOptions {
 }
 
 /**
- * Downloads the spans of lazily read layers that the store (a `DiskCache`) lacks, one span per
- * request, base layer first, and only while no foreground fetch runs (see {@link FetchPriority}):
- * a foreground read never queues behind it, and while reads are recent a span travels in pieces
- * so that a new foreground read shares the link with one piece at most. Each span is verified against the index and committed
+ * Downloads the spans of lazily read layers that the store (a `DiskCache`) lacks, consecutive
+ * missing spans together up to {@link BACKGROUND_RUN_BYTES} per request, base layer first, and
+ * only while no foreground fetch runs (see {@link FetchPriority}): a foreground read never queues
+ * behind it, and while reads are recent a request travels in pieces so that a new foreground read
+ * shares the link with one piece at most. Each span is verified against the index and committed
  * on its own, so a download stopped at any point (close, crash, SIGKILL) resumes where it stopped.
  * Once a layer's spans are all stored, they are joined into the whole blob, committed under the
  * layer digest (which verifies it against the digest: a partial or wrong blob never appears
@@ -129,8 +130,16 @@ export class BackgroundDownload {
           if (!layer.storeWritable) {
             throw new ImageError('FailedPrecondition', `the cache cannot keep the spans of ${layer.layerDigest} (full or read-only), so the background download stopped`, { subject: layer.layerDigest, hint: 'free space in the cache directory or pass a writable --cache' });
           }
-          await layer.spans(i, i, { background: true, yieldToForeground: true, signal });
-          if (attempt === 0) this.advance(size, layer.stats.bytesFetched - before);
+          // The missing spans from i on, up to BACKGROUND_RUN_BYTES, in one request (a request per span costs
+          // more than the span on a fast link); in pieces anyway while reads are recent.
+          let last = i;
+          for (let bytes = size; last + 1 < layer.count && bytes + spanSize(layer, last + 1) <= BACKGROUND_RUN_BYTES && !(await layer.stored(last + 1)); last++) bytes += spanSize(layer, last + 1);
+          await layer.spans(i, last, { background: true, yieldToForeground: true, signal });
+          if (attempt === 0) {
+            this.advance(size, layer.stats.bytesFetched - before);
+            for (let k = i + 1; k <= last; k++) this.advance(spanSize(layer, k), 0);
+          }
+          i = last;
         }
         if (await assemble(layer, signal)) break;
         // A span entry vanished meanwhile (evicted by the size bound): fetch what is missing again.
@@ -147,6 +156,12 @@ export class BackgroundDownload {
     this.options.onProgress?.({ ...this.progress });
   }
 }
+
+/**
+ * Most compressed bytes of consecutive missing spans the download asks for in one request (when
+ * reads are quiet; while they are recent it goes in 256 KiB pieces, see `BACKGROUND_PIECE`).
+ */
+export const BACKGROUND_RUN_BYTES = 4 * 1024 * 1024;
 
 /** Compressed bytes span `i` adds to the blob (consecutive spans may share a byte). */
 function spanSize(layer: CompressedSpans, i: number): number {
