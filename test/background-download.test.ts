@@ -13,13 +13,11 @@ import { bundleEntry } from '../bench/lib/cli-bundle.js';
 import { DiskCache } from '../src/cache/disk-cache.js';
 import { BlobCacheIndexCache } from '../src/index-store/local-index-cache.js';
 import type { BackgroundDownload } from '../src/layer/background-download.js';
-import { buildIndex } from '../src/layer/build-index.js';
 import { openImage } from '../src/open/open-image.js';
 import type { ImageFsEvent } from '../src/open/events.js';
-import { BufferSource } from '../src/source/read-at.js';
 import { startFaultProxy, type FaultProxy } from '../src/testing/registry/index.js';
 import type { BuiltImage } from '../src/testing/builder/index.js';
-import { layerBytes, PLATFORM, REPO, SPAN, startFetchFixture, type FetchFixture, sentByLayers } from './fetch-fixture.js';
+import { layerBytes, PLATFORM, REPO, startFetchFixture, type FetchFixture, sentByLayers } from './fetch-fixture.js';
 
 const root = join(__dirname, '..');
 /** Children killed with SIGKILL by the crash test (`npm run test:crash` runs more). */
@@ -36,15 +34,12 @@ let files: Map<string, Uint8Array>;
 /** test/fetch-child.ts bundled once: `node BUNDLE` starts in ~0.2 s, `tsx` in ~1.7 s. */
 let childBundle: string;
 /** The index stored for each layer (what the cache's layer-index entries must hold). */
-const indexes = new Map<string, Uint8Array>();
+let indexes: Map<string, Uint8Array>;
 
 beforeAll(async () => {
   fx = await startFetchFixture('background');
-  ({ tmp, proxy, image, files } = fx);
+  ({ tmp, proxy, image, files, indexes } = fx);
   childBundle = await bundleEntry(join(root, 'test/fetch-child.ts'), join(tmp.path, 'fetch-child.mjs'));
-  for (const l of image.layers) {
-    indexes.set(l.descriptor.digest, (await buildIndex(new BufferSource(l.blob), l.descriptor, { span: SPAN, diffId: l.diffId })).bytes);
-  }
 }, 120_000);
 
 afterAll(async () => {

@@ -6,32 +6,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImage } from '../src/open/open-image.js';
 import type { ImageFsEvent } from '../src/open/events.js';
-import { startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
-import { layoutIn, newTally, pushFaultImage, randomFaults, readAndCheck, type FaultImage } from './fuzz/fault-image.js';
+import type { FaultProxy } from '../src/testing/registry/index.js';
+import { newTally, randomFaults, readAndCheck, startFaultFixture, type FaultFixture, type FaultImage } from './fuzz/fault-image.js';
 import { Rand } from './fuzz/harness.js';
-import { tempDir } from './layout-fixtures.js';
 
 const PLATFORM = { os: 'linux', architecture: 'amd64' };
 const ROUNDS = Number(process.env['FAULT_ROUNDS'] ?? 24);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 1313);
 const RETRY = { retries: 4, retryBaseDelayMs: 1, retryMaxDelayMs: 20 };
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let reg: TestRegistry;
+let fx: FaultFixture;
 let proxy: FaultProxy;
 let fixture: FaultImage;
 
 beforeAll(async () => {
-  tmp = await tempDir('faults-checker');
-  reg = await startRegistry();
-  fixture = await pushFaultImage(reg, layoutIn(tmp.path), 'faults/app');
-  proxy = await startFaultProxy({ target: reg.url });
+  fx = await startFaultFixture('faults-checker', 'faults/app');
+  ({ proxy, fixture } = fx);
 }, 90_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await tmp?.cleanup();
+  await fx?.stop();
 });
 
 describe('every file under random registry faults', () => {

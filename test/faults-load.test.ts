@@ -6,30 +6,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoCache } from '../src/cache/no-cache.js';
 import { openImage } from '../src/open/open-image.js';
-import { startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../src/testing/registry/index.js';
-import { layoutIn, newTally, pushFaultImage, readAndCheck, type FaultImage } from './fuzz/fault-image.js';
+import type { FaultProxy } from '../src/testing/registry/index.js';
+import { newTally, readAndCheck, startFaultFixture, type FaultFixture, type FaultImage } from './fuzz/fault-image.js';
 import { Rand } from './fuzz/harness.js';
-import { tempDir } from './layout-fixtures.js';
 
 const PLATFORM = { os: 'linux', architecture: 'amd64' };
 const READS = 1000;
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let reg: TestRegistry;
+let fx: FaultFixture;
 let proxy: FaultProxy;
 let fixture: FaultImage;
 
 beforeAll(async () => {
-  tmp = await tempDir('faults-load');
-  reg = await startRegistry();
-  fixture = await pushFaultImage(reg, layoutIn(tmp.path), 'faults/load');
-  proxy = await startFaultProxy({ target: reg.url });
+  fx = await startFaultFixture('faults-load', 'faults/load');
+  ({ proxy, fixture } = fx);
 }, 90_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await tmp?.cleanup();
+  await fx?.stop();
 });
 
 /** Counts of active resources by type (TCPSocketWrap, Timeout, FSReqCallback, ...). */

@@ -39,7 +39,7 @@ export function oracle(image: BuiltImage): Map<string, Uint8Array> {
 }
 
 /** Builds the image, writes it as a layout under `dir`, pushes it as REPO:v1 with stored indexes. */
-export async function pushFixture(reg: TestRegistry, workDir: string, repo = REPO): Promise<{ image: BuiltImage; indexBytes: number }> {
+export async function pushFixture(reg: TestRegistry, workDir: string, repo = REPO): Promise<{ image: BuiltImage; indexBytes: number; indexes: Map<string, Uint8Array> }> {
   const image = await buildImage({ layers: fixtureLayers() });
   const layout = join(workDir, `layout-${repo.replace(/\W/g, '-')}`);
   await writeLayout(layout, [{ image, tag: 'v1' }]);
@@ -52,7 +52,7 @@ export async function pushFixture(reg: TestRegistry, workDir: string, repo = REP
   }
   await pushRegistryIndexes(source, image.descriptor, indexes);
   await source.close();
-  return { image, indexBytes: indexes.reduce((s, i) => s + i.bytes.length, 0) };
+  return { image, indexBytes: indexes.reduce((s, i) => s + i.bytes.length, 0), indexes: new Map(indexes.map((i) => [i.layer.digest, i.bytes])) };
 }
 
 /** Compressed bytes of the image's layers. */
@@ -68,6 +68,8 @@ export interface FetchFixture {
   image: BuiltImage;
   /** Every file's bytes. */
   files: Map<string, Uint8Array>;
+  /** The index pushed for each layer, by layer digest. */
+  indexes: Map<string, Uint8Array>;
   /** Stops the proxy and the registry, removes the temporary directory. */
   stop(): Promise<void>;
 }
@@ -76,10 +78,10 @@ export interface FetchFixture {
 export async function startFetchFixture(name: string): Promise<FetchFixture> {
   const tmp = await tempDir(name);
   const reg = await startRegistry();
-  const { image } = await pushFixture(reg, tmp.path);
+  const { image, indexes } = await pushFixture(reg, tmp.path);
   const proxy = await startFaultProxy({ target: reg.url });
   return {
-    tmp, reg, proxy, image, files: oracle(image),
+    tmp, reg, proxy, image, files: oracle(image), indexes,
     stop: async () => {
       await proxy.stop();
       await reg.stop();

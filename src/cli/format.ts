@@ -90,3 +90,37 @@ export function imagePath(text: string): string {
   const parts = text.split('/').filter((p) => p !== '' && p !== '.');
   return `/${parts.join('/')}`;
 }
+
+/**
+ * Formats a byte count for people (decimal units).
+ *
+ * @example
+ * ```ts
+ * humanBytes(1_500_000); // '1.5 MB'
+ * ```
+ */
+export function humanBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/**
+ * A progress bar for a terminal line: `[=====     ] 12.3 MB / 40.0 MB`.
+ *
+ * @example
+ * ```ts
+ * process.stderr.write(`\r${progressBar(12_300_000, 40_000_000)}`);
+ * ```
+ */
+export function progressBar(done: number, total: number): string {
+  const width = 30;
+  const filled = total === 0 ? width : Math.min(width, Math.round((done / total) * width));
+  return `[${'='.repeat(filled)}${' '.repeat(width - filled)}] ${humanBytes(done)} / ${humanBytes(total)}`;
+}

@@ -3,6 +3,7 @@
  * @module
  */
 import type { BlobCache } from '../cache/types.js';
+import { putEntry } from '../cache/write-entry.js';
 import type { ReadOptions } from '../source/read-at.js';
 
 /**
@@ -109,14 +110,7 @@ export class BlobCacheIndexCache implements LocalIndexCache {
 
   /** Writes and commits the entry `layer-index/<layerDigest>` (size-checked). */
   async put(layerDigest: string, bytes: Uint8Array, options?: LocalIndexOptions): Promise<void> {
-    const writer = await this.cache.create(layerIndexCacheKey(layerDigest, options?.repository), { expectedSize: bytes.length });
-    try {
-      await writer.write(bytes);
-      await writer.commit();
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
+    await putEntry(this.cache, layerIndexCacheKey(layerDigest, options?.repository), bytes, { expectedSize: bytes.length });
   }
 
   /** Deletes the entry `layer-index/<layerDigest>`. */

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { aborted, dataLoss, throwIfAborted } from '../errors/image-fs-error.js';
 import { MemoryCache } from '../cache/memory-cache.js';
 import { storageErrno } from '../cache/storage-error.js';
+import { putEntry } from '../cache/write-entry.js';
 import type { BlobCache } from '../cache/types.js';
 import type { ReadAtSource, ReadOptions } from '../source/read-at.js';
 import type { FetchPriority } from './fetch-priority.js';
@@ -393,16 +394,7 @@ export class CompressedSpans {
    * back (by this or another process), which also catches what the disk may do to it later.
    */
   private async write(i: number, bytes: Uint8Array, toMemory: boolean): Promise<void> {
-    const put = async (cache: BlobCache): Promise<void> => {
-      const writer = await cache.create(this.key(i), { expectedSize: bytes.length });
-      try {
-        await writer.write(bytes);
-        await writer.commit();
-      } catch (error) {
-        await writer.abort();
-        throw error;
-      }
-    };
+    const put = (cache: BlobCache): Promise<void> => putEntry(cache, this.key(i), bytes, { expectedSize: bytes.length });
     try {
       // Once the whole blob is local (joined), a span is not stored again: the join deletes the
       // span entries after the writes already running (settled()), and none may come after.

@@ -4,6 +4,7 @@
  * @module
  */
 import type { BlobCache } from '../cache/types.js';
+import { putEntry } from '../cache/write-entry.js';
 
 /** The spans read in the first seconds after an image was opened, in the order first read. */
 export interface StartupProfile {
@@ -91,14 +92,7 @@ export async function loadStartupProfile(cache: BlobCache, imageDigest: string):
 export async function saveStartupProfile(cache: BlobCache, imageDigest: string, profile: StartupProfile): Promise<void> {
   if (profile.spans.length === 0) return;
   try {
-    const writer = await cache.create(startupProfileKey(imageDigest));
-    try {
-      await writer.write(new TextEncoder().encode(JSON.stringify(profile)));
-      await writer.commit();
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
+    await putEntry(cache, startupProfileKey(imageDigest), new TextEncoder().encode(JSON.stringify(profile)));
   } catch {
     // a full or read-only cache: the profile is only a hint
   }

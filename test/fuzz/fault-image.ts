@@ -10,7 +10,8 @@ import { ImageFsError } from '../../src/errors/image-fs-error.js';
 import { RegistrySource } from '../../src/registry/registry-source.js';
 import { BufferSource } from '../../src/source/read-at.js';
 import { buildImage, contentBytes, dir, file, writeLayout, type BuiltImage, type FileContent } from '../../src/testing/builder/index.js';
-import { pushLayout, type TestRegistry } from '../../src/testing/registry/index.js';
+import { pushLayout, startFaultProxy, startRegistry, type FaultProxy, type TestRegistry } from '../../src/testing/registry/index.js';
+import { tempDir } from '../layout-fixtures.js';
 import type { Faults } from '../../src/testing/registry/faults.js';
 import type { Rand } from './harness.js';
 
@@ -94,3 +95,32 @@ export function newTally(): ReadTally {
 
 /** The layout directory of a temp dir. */
 export const layoutIn = (dirPath: string): string => join(dirPath, 'layout');
+
+/** The fault image pushed to a started real registry, behind a fault proxy. */
+export interface FaultFixture {
+  proxy: FaultProxy;
+  fixture: FaultImage;
+  /** Stops the proxy and the registry, removes the temporary directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts a registry in a temporary directory named after `name`, pushes the image to `repo`, puts the fault proxy in front. */
+export async function startFaultFixture(name: string, repo: string): Promise<FaultFixture> {
+  const tmp = await tempDir(name);
+  let reg: TestRegistry | undefined;
+  let proxy: FaultProxy | undefined;
+  const stop = async (): Promise<void> => {
+    await proxy?.stop();
+    await reg?.stop();
+    await tmp.cleanup();
+  };
+  try {
+    reg = await startRegistry();
+    const fixture = await pushFaultImage(reg, layoutIn(tmp.path), repo);
+    proxy = await startFaultProxy({ target: reg.url });
+    return { proxy, fixture, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -2,7 +2,7 @@ import { DiskCache } from '../../cache/disk-cache.js';
 import { DEFAULT_CACHE_MAX_BYTES, listDiskCache, pruneDiskCache, removeFromDiskCache, type DiskCacheEntry } from '../../cache/disk-admin.js';
 import { writeOut, type CommandContext, type CommandSpec } from '../command-spec.js';
 import { UsageError } from '../usage-error.js';
-import { humanBytes } from './pull.js';
+import { humanBytes } from '../format.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 

@@ -4,7 +4,7 @@ import { writeOut, type CommandContext, type CommandSpec } from '../command-spec
 import type { CliImage } from '../types.js';
 import type { ImageFsEvent, ImageFsEventListener } from '../../open/events.js';
 import type { UpperOptions } from '../../upper/upper-tree.js';
-import { humanBytes, progressBar } from './pull.js';
+import { humanBytes, progressBar } from '../format.js';
 import { compactUpper, writableUpper } from './writable.js';
 
 /**

@@ -1,4 +1,5 @@
 import { DiskCache } from '../../cache/disk-cache.js';
+import { writeEntry } from '../../cache/write-entry.js';
 import { BlobCacheIndexCache } from '../../index-store/local-index-cache.js';
 import type { BackgroundDownload } from '../../layer/background-download.js';
 import { verifiedBlobChunks } from '../../layer/fetch-blob.js';
@@ -6,6 +7,7 @@ import type { ImageFsEvent } from '../../open/events.js';
 import { openImage } from '../../open/open-image.js';
 import { openSource } from '../../open/open-source.js';
 import { writeOut, type CommandSpec } from '../command-spec.js';
+import { humanBytes, progressBar } from '../format.js';
 import { registryOptions } from '../open.js';
 import { UsageError } from '../usage-error.js';
 
@@ -21,26 +23,6 @@ export interface PullJson {
   fetched: number;
   layers: Array<{ digest: string; size: number; how: string }>;
   cache: string;
-}
-
-/**
- * Formats a byte count for people (decimal units).
- *
- * @example
- * ```ts
- * humanBytes(1_500_000); // '1.5 MB'
- * ```
- */
-export function humanBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n / 1000;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(1)} ${units[u]}`;
 }
 
 /** `imagefs pull REF`: the whole image into the cache, verified, for offline use. */
@@ -90,14 +72,9 @@ export const pullCommand: CommandSpec = {
         // the background download: store their blobs here, verified.
         for (const d of resolved.layers) {
           if ((await cache.has(d.digest)) || (await cache.has(`layer-tar/${d.digest}`))) continue;
-          const writer = await cache.create(d.digest, { expectedSize: d.size });
-          try {
+          await writeEntry(cache, d.digest, async (writer) => {
             for await (const chunk of verifiedBlobChunks(source, d, { hash: false, ...signal })) await writer.write(chunk);
-            await writer.commit();
-          } catch (error) {
-            await writer.abort();
-            throw error;
-          }
+          }, { expectedSize: d.size });
           heldBefore.delete(d.digest);
           fetchedOwn += d.size;
         }
@@ -125,17 +102,3 @@ export const pullCommand: CommandSpec = {
     return 0;
   },
 };
-
-/**
- * A progress bar for a terminal line: `[=====     ] 12.3 MB / 40.0 MB`.
- *
- * @example
- * ```ts
- * process.stderr.write(`\r${progressBar(12_300_000, 40_000_000)}`);
- * ```
- */
-export function progressBar(done: number, total: number): string {
-  const width = 30;
-  const filled = total === 0 ? width : Math.min(width, Math.round((done / total) * width));
-  return `[${'='.repeat(filled)}${' '.repeat(width - filled)}] ${humanBytes(done)} / ${humanBytes(total)}`;
-}
