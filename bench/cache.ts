@@ -4,7 +4,8 @@
 //   npx tsx bench/cache.ts            (MIB=120 SPAN=4194304 READS=40 THINK_MS=100 to change it)
 //
 // 1. a 2 MB file across two spans, cold: bytes fetched against the two spans' compressed size;
-// 2. export of the whole image: imagefs (lazy, through the index) against skopeo copy + umoci
+// 2. export of the whole image: imagefs (lazy, through the index; in-process and as the CLI in a
+//    fresh process) against skopeo copy + umoci
 //    unpack, bytes (including manifests and indexes) and time;
 // 3. a second process reading the same files with the same disk cache: bytes;
 // 4. time to first read: cold, warm (disk cache), and cold with a recorded profile (the cold run's
@@ -32,6 +33,7 @@ import { RegistrySource } from '../src/registry/registry-source.js';
 import { BufferSource } from '../src/source/read-at.js';
 import { buildImage, file, seededRandom, writeLayout, type TarRecord } from '../src/testing/builder/index.js';
 import { pushLayout, startFaultProxy, startRegistry } from '../src/testing/registry/index.js';
+import { bundleCli } from './lib/cli-bundle.js';
 import { median } from './lib/measure.js';
 
 const MIB = Number(process.env.MIB ?? 120);
@@ -117,7 +119,14 @@ async function main(): Promise<void> {
     await run('umoci', ['unpack', '--image', `${join(work, 'sk')}:t`, join(work, 'rootfs-umoci')]);
     const theirMs = performance.now() - t;
     const theirBytes = proxy.counters.bytesOut;
-    console.log(`2. export: imagefs ${MB(oursBytes)} in ${oursMs.toFixed(0)} ms (${(oursBytes / compressed).toFixed(3)}x the image, indexes included); skopeo copy + umoci unpack ${MB(theirBytes)} in ${theirMs.toFixed(0)} ms; time ratio theirs/ours ${(theirMs / oursMs).toFixed(2)} (> 1: imagefs faster)`);
+    // The same export as a user runs it: the CLI in a fresh process, a fresh --cache (start-up included).
+    proxy.reset();
+    t = performance.now();
+    const [node, cliPath] = (await bundleCli()).split(' ') as [string, string];
+    await run(node, [cliPath, '--cache', join(work, 'cache-export-cli'), '--quiet', 'export', ref, join(work, 'rootfs-cli')], { env: { ...process.env, HOME: work } });
+    const cliMs = performance.now() - t;
+    const cliBytes = proxy.counters.bytesOut;
+    console.log(`2. export: imagefs ${MB(oursBytes)} in ${oursMs.toFixed(0)} ms in-process (${(oursBytes / compressed).toFixed(3)}x the image, indexes included), \`imagefs export\` (CLI process) ${MB(cliBytes)} in ${cliMs.toFixed(0)} ms (${(cliBytes / compressed).toFixed(3)}x); skopeo copy + umoci unpack ${MB(theirBytes)} in ${theirMs.toFixed(0)} ms; time ratio theirs/ours ${(theirMs / oursMs).toFixed(2)} in-process, ${(theirMs / cliMs).toFixed(2)} CLI (> 1: imagefs faster)`);
 
     // 3 and 4. a cold first read, then a second process (fresh caches, same disk cache) reading the same files
     const cacheDir = join(work, 'cache-second');
